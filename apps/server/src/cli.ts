@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+import { pino } from 'pino'
+import { helpText, loadConfig } from './config.js'
+import { startServer } from './main.js'
+
+const result = loadConfig(process.argv.slice(2), process.env)
+if (result.kind === 'help') {
+  console.log(helpText())
+  process.exit(0)
+}
+if (result.kind === 'error') {
+  console.error(result.message)
+  process.exit(2)
+}
+const { config } = result
+const logger = pino({ level: config.logLevel })
+
+let server: Awaited<ReturnType<typeof startServer>>
+try {
+  server = await startServer({ ...config, logger })
+} catch (err) {
+  const message = err instanceof Error ? err.message : String(err)
+  // The two start-up failures people hit: the port is taken, or another server has the data directory open.
+  const hint = /EADDRINUSE/.test(message)
+    ? ` (port ${config.port} is in use; pick another with --port or PORT)`
+    : /lock/i.test(message)
+      ? ` (is another server using ${config.dataDir}? choose another with --data or DATA_DIR)`
+      : ''
+  logger.fatal({ err: message }, `could not start${hint}`)
+  console.error(`collab-server: could not start: ${message}${hint}`)
+  process.exit(1)
+}
+logger.info({ dataDir: config.dataDir }, `listening on ${server.url}`)
+
+let signals = 0
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    signals++
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without waiting')
+      process.exit(1)
+    }
+    logger.info({ signal }, 'shutting down')
+    server.close().then(
+      () => {
+        logger.info('stopped')
+        process.exit(0)
+      },
+      (err: unknown) => {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  })
+}

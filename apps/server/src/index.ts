@@ -1,0 +1,2 @@
+export { type ConfigResult, helpText, loadConfig, type ServerConfig } from './config.js'
+export { type RunningServer, type StartOptions, startServer } from './main.js'

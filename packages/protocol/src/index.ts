@@ -1,0 +1,18 @@
+export { CloseCode, type CloseCodeValue, isTerminalCloseCode } from './close-codes.js'
+export { decodeAwarenessEntries, decodeMessage } from './decode.js'
+export { docNameError, maxDocNameBytes } from './doc-name.js'
+export {
+  encodeAuthDenied,
+  encodeAwareness,
+  encodeAwarenessEntries,
+  encodeHello,
+  encodePing,
+  encodePong,
+  encodeQueryAwareness,
+  encodeSaved,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+} from './encode.js'
+export { Capability, type CapabilityName, MessageType, SyncMessageType } from './message-types.js'
+export type { AwarenessEntry, DecodeResult, Message } from './messages.js'

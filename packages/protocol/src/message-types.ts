@@ -1,0 +1,37 @@
+/**
+ * Top-level message types: the first varUint of every binary WebSocket message.
+ * 0-3 are y-websocket's; 100 and up are our extensions, sent by the server only to clients that announced
+ * them with a `Hello` message, so a stock y-websocket client never receives one (docs/PROTOCOL.md, [EX1]).
+ */
+export const MessageType = {
+  Sync: 0,
+  Awareness: 1,
+  Auth: 2,
+  QueryAwareness: 3,
+  /** Extension: the sender lists the capabilities it understands. */
+  Hello: 100,
+  /** Extension: liveness probe; the receiver answers with `Pong` at once. */
+  Ping: 101,
+  /** Extension: answer to `Ping`. */
+  Pong: 102,
+  /** Extension: server to client, "the first N document messages you sent on this connection are stored". */
+  Saved: 103,
+} as const
+
+/** Second varUint of a `Sync` message (y-protocols/sync). */
+export const SyncMessageType = {
+  Step1: 0,
+  Step2: 1,
+  Update: 2,
+} as const
+
+/** Capabilities a peer can announce in `Hello`. */
+export const Capability = {
+  /** Understands `Ping`/`Pong`. */
+  Heartbeat: 'heartbeat',
+  /** Wants `Saved` acknowledgements. */
+  SaveAck: 'save-ack',
+} as const
+
+/** One of the values of {@link Capability}; unknown capability strings are kept as plain strings. */
+export type CapabilityName = (typeof Capability)[keyof typeof Capability]

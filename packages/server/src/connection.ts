@@ -1,0 +1,68 @@
+import { Capability, encodeSaved } from '@collab/protocol'
+import type { WebSocket } from 'ws'
+
+let nextConnectionId = 1
+
+/**
+ * One client's WebSocket, as the server sees it: what the client announced, which awareness client IDs it owns,
+ * how many document messages it sent (for save acknowledgements) and when it was last heard from.
+ */
+export class Connection {
+  /** Short id for log lines; unique within the process. */
+  readonly id = nextConnectionId++
+  readonly openedAt = Date.now()
+  /** Last time anything (a message or a pong) arrived; drives the liveness sweep. */
+  lastSeen = Date.now()
+  /** Awareness client IDs this connection introduced; only it may change or remove them. */
+  readonly clientIds = new Set<number>()
+  /** Capabilities announced in `Hello`; empty for stock y-websocket clients. */
+  capabilities: ReadonlySet<string> = new Set()
+  /** Sync step 2 and update messages received so far; the numbering of save acknowledgements ([SA1]). */
+  docMessages = 0
+  private savedTarget = 0
+  private savedSent = 0
+  private ackScheduled = false
+  closed = false
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly docName: string,
+    readonly remoteAddress: string,
+  ) {}
+
+  get wantsSaveAck(): boolean {
+    return this.capabilities.has(Capability.SaveAck)
+  }
+
+  /** Sends a binary message unless the socket is closing. Sending never throws into the room. */
+  send(message: Uint8Array): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return
+    this.ws.send(message, { binary: true })
+  }
+
+  /**
+   * Records that the first `count` document messages are stored and sends one `Saved` for everything that
+   * became durable in the same write (acknowledgements of one batch resolve together).
+   */
+  acknowledgeSaved(count: number): void {
+    if (count <= this.savedTarget) return
+    this.savedTarget = count
+    if (this.ackScheduled) return
+    this.ackScheduled = true
+    queueMicrotask(() => {
+      this.ackScheduled = false
+      if (this.savedTarget > this.savedSent) {
+        this.savedSent = this.savedTarget
+        this.send(encodeSaved(this.savedSent))
+      }
+    })
+  }
+
+  /** Closes with a code; the room forgets the connection at once rather than when the close handshake ends. */
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    // Close reasons are limited to 123 bytes by the WebSocket protocol.
+    this.ws.close(code, reason.slice(0, 120))
+  }
+}

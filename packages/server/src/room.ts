@@ -1,0 +1,277 @@
+import {
+  CloseCode,
+  encodeAwareness,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  type Message,
+} from '@collab/protocol'
+import { type DocStore, DocumentUnreadableError } from '@collab/storage'
+import type { Logger } from 'pino'
+import * as Y from 'yjs'
+import type { Connection } from './connection.js'
+import { RoomAwareness } from './room-awareness.js'
+
+/** What a room needs from the server that owns it. */
+export interface RoomContext {
+  store: DocStore
+  logger: Logger
+  /** Called when the room has no connections left and its grace period ended, or when it failed. */
+  onIdle(room: Room): void
+}
+
+type RoomState = 'loading' | 'ready' | 'failed' | 'unloaded'
+
+/**
+ * One document being edited: its Y.Doc, who is connected, their presence, and the path of every update from a
+ * connection to the other connections and to the store.
+ */
+export class Room {
+  readonly doc = new Y.Doc({ gc: true })
+  readonly awareness = new RoomAwareness()
+  readonly connections = new Set<Connection>()
+  private state: RoomState = 'loading'
+  /** Messages that arrived before the document was loaded, answered in order once it is ([SV1]). */
+  private queued: Array<{ conn: Connection; message: Message }> = []
+  /** Settles when every update appended so far is durable (or failed); drives save acknowledgements. */
+  private lastAppend: Promise<void> = Promise.resolve()
+  private compacting: Promise<void> | null = null
+  /** Updates appended since the room last compacted; an unload compacts when there are any. */
+  private appendedSinceCompaction = 0
+  readonly loaded: Promise<void>
+
+  constructor(
+    readonly name: string,
+    private readonly ctx: RoomContext,
+    /** An unload of the same document still flushing; loading waits for it so nothing is read half-written. */
+    previousUnload: Promise<void> | undefined,
+  ) {
+    this.loaded = this.load(previousUnload)
+  }
+
+  get isReady(): boolean {
+    return this.state === 'ready'
+  }
+
+  get isLive(): boolean {
+    return this.state === 'loading' || this.state === 'ready'
+  }
+
+  private async load(previousUnload: Promise<void> | undefined): Promise<void> {
+    const started = performance.now()
+    try {
+      await previousUnload
+      const updates = await this.ctx.store.load(this.name)
+      this.applyStored(updates)
+    } catch (err) {
+      this.fail('load', err)
+      return
+    }
+    // Subscribing right after the synchronous apply, with no await in between, is what keeps updates from being
+    // lost on load (STACK.md trap 9).
+    this.doc.on('update', this.onDocUpdate)
+    this.state = 'ready'
+    this.ctx.logger.info(
+      { doc: this.name, ms: Math.round(performance.now() - started), connections: this.connections.size },
+      'room loaded',
+    )
+    for (const conn of this.connections) this.greet(conn)
+    const queued = this.queued
+    this.queued = []
+    for (const { conn, message } of queued) if (!conn.closed) this.handle(conn, message)
+    this.compactIfNeeded()
+  }
+
+  private applyStored(updates: Uint8Array[]): void {
+    this.doc.transact(() => {
+      updates.forEach((update, index) => {
+        try {
+          Y.applyUpdate(this.doc, update, 'store')
+        } catch (err) {
+          throw new DocumentUnreadableError(
+            this.name,
+            `stored update ${index + 1} of ${updates.length} does not decode: ${err instanceof Error ? err.message : err}`,
+          )
+        }
+      })
+    })
+    if (this.doc.store.pendingStructs || this.doc.store.pendingDs) {
+      this.ctx.logger.warn({ doc: this.name }, 'stored updates reference missing ones; the document has gaps')
+    }
+  }
+
+  /** Adds a connection; it is greeted once the document is loaded. */
+  add(conn: Connection): void {
+    this.connections.add(conn)
+    if (this.state === 'ready') this.greet(conn)
+  }
+
+  /** Removes a connection (closed, died or dropped) and announces that its people left. */
+  remove(conn: Connection): void {
+    if (!this.connections.delete(conn)) return
+    const removal = this.awareness.removeOwnedBy(conn)
+    if (removal) this.broadcast(encodeAwareness(removal), null)
+    if (this.connections.size === 0) this.ctx.onIdle(this)
+  }
+
+  /** Handles a decoded message, or queues it while the document loads. */
+  receive(conn: Connection, message: Message): void {
+    if (this.state === 'loading') this.queued.push({ conn, message })
+    else if (this.state === 'ready') this.handle(conn, message)
+  }
+
+  private greet(conn: Connection): void {
+    conn.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+    const present = this.awareness.encodePresent()
+    if (present) conn.send(encodeAwareness(present))
+  }
+
+  private handle(conn: Connection, message: Message): void {
+    switch (message.type) {
+      case 'sync-step-1':
+        conn.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, message.stateVector)))
+        return
+      case 'sync-step-2':
+      case 'sync-update':
+        this.applyClientUpdate(conn, message.update)
+        return
+      case 'awareness': {
+        const relayed = this.awareness.apply(conn, message.entries, message.update)
+        if (relayed) this.broadcast(encodeAwareness(relayed), null)
+        return
+      }
+      case 'query-awareness': {
+        const present = this.awareness.encodePresent()
+        if (present) conn.send(encodeAwareness(present))
+        return
+      }
+      default:
+        // Messages only a server sends (auth, saved) mean nothing coming from a client; ignoring them keeps
+        // clients that echo them working.
+        return
+    }
+  }
+
+  private applyClientUpdate(conn: Connection, update: Uint8Array): void {
+    const seq = ++conn.docMessages
+    try {
+      Y.applyUpdate(this.doc, update, conn)
+    } catch (err) {
+      this.ctx.logger.warn(
+        { doc: this.name, conn: conn.id, err: err instanceof Error ? err.message : String(err) },
+        'update does not decode; closing the connection',
+      )
+      this.drop(conn, CloseCode.BadMessage, 'update does not decode')
+      return
+    }
+    if (!conn.wantsSaveAck) return
+    // lastAppend now covers this update if it changed the document; if it did not, whatever it duplicated is
+    // stored once earlier appends are.
+    this.lastAppend.then(
+      () => {
+        if (this.state === 'ready' && !conn.closed) conn.acknowledgeSaved(seq)
+      },
+      () => undefined,
+    )
+  }
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    this.broadcast(encodeSyncUpdate(update), origin)
+    const appended = this.ctx.store.append(this.name, update)
+    this.lastAppend = appended
+    this.appendedSinceCompaction++
+    appended.then(
+      () => this.compactIfNeeded(),
+      (err: unknown) => this.fail('append', err),
+    )
+  }
+
+  /** Applies an update that did not come from a connection (the HTTP API, another instance). */
+  applyUpdate(update: Uint8Array, origin: unknown = 'api'): void {
+    Y.applyUpdate(this.doc, update, origin)
+  }
+
+  private broadcast(message: Uint8Array, except: unknown): void {
+    for (const conn of this.connections) if (conn !== except) conn.send(message)
+  }
+
+  /** Closes one connection and forgets it at once. */
+  drop(conn: Connection, code: number, reason: string): void {
+    conn.close(code, reason)
+    this.remove(conn)
+  }
+
+  private compactIfNeeded(): void {
+    if (this.state !== 'ready' || this.compacting || !this.ctx.store.needsCompaction(this.name)) return
+    this.compactNow()
+  }
+
+  private compactNow(): void {
+    if (this.compacting) return
+    const started = performance.now()
+    // The live document holds every update this room appended, so its state is a valid snapshot (and far cheaper
+    // than re-reading and merging the stored records).
+    const snapshot = Y.encodeStateAsUpdate(this.doc)
+    this.appendedSinceCompaction = 0
+    this.compacting = this.ctx.store
+      .compact(this.name, snapshot)
+      .then(
+        () =>
+          this.ctx.logger.info(
+            { doc: this.name, bytes: snapshot.length, ms: Math.round(performance.now() - started) },
+            'compacted',
+          ),
+        (err: unknown) =>
+          this.ctx.logger.error({ doc: this.name, err: errorMessage(err) }, 'compaction failed; records kept'),
+      )
+      .finally(() => {
+        this.compacting = null
+      })
+  }
+
+  /**
+   * Storage failed: close every connection with "retry later" and drop the in-memory document. Clients keep their
+   * unacknowledged updates and send them again after reconnecting to a freshly loaded room, so nothing is lost
+   * and nothing unstored is ever acknowledged ([DU3]).
+   */
+  private fail(during: 'load' | 'append', err: unknown): void {
+    if (this.state === 'failed' || this.state === 'unloaded') return
+    this.state = 'failed'
+    this.ctx.logger.error(
+      { doc: this.name, during, err: errorMessage(err) },
+      `storage ${during} failed; document refused`,
+    )
+    for (const conn of [...this.connections]) {
+      conn.close(CloseCode.RetryLater, during === 'load' ? 'document unavailable' : 'storage unavailable')
+      this.connections.delete(conn)
+    }
+    this.queued = []
+    this.ctx.onIdle(this)
+  }
+
+  /**
+   * Ends the room: waits for its writes, compacts what it wrote, releases the document. Connections must be gone.
+   */
+  async unload(): Promise<void> {
+    if (this.state === 'unloaded') return
+    const wasReady = this.state === 'ready'
+    this.state = 'unloaded'
+    this.doc.off('update', this.onDocUpdate)
+    try {
+      await this.lastAppend
+      await this.compacting
+      // Leaving one snapshot behind makes the next load a single read and a single apply.
+      if (wasReady && this.appendedSinceCompaction > 0) {
+        await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc))
+      }
+    } catch (err) {
+      this.ctx.logger.error({ doc: this.name, err: errorMessage(err) }, 'final flush failed')
+    } finally {
+      this.doc.destroy()
+    }
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -1,0 +1,10 @@
+export {
+  type CompactionPolicy,
+  type DocInfo,
+  type DocStore,
+  DocumentUnreadableError,
+  defaultCompactionPolicy,
+} from './doc-store.js'
+export { LevelDocStore, type LevelDocStoreOptions } from './level-doc-store.js'
+export { MemoryDocStore, type MemoryDocStoreOptions } from './memory-doc-store.js'
+export { mergeUpdatesViaDoc } from './merge.js'
