@@ -1,0 +1,430 @@
+import {
+  Capability,
+  decodeMessage,
+  encodeAwareness,
+  encodeHello,
+  encodePing,
+  encodePong,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  isTerminalCloseCode,
+  type Message,
+} from '@collab/protocol'
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff.js'
+import { defaultHeartbeat, type HeartbeatPolicy, heartbeatVerdict } from './heartbeat.js'
+import { type ConnectionStatus, type ProviderStatus, sameStatus } from './status.js'
+
+/** Options of {@link CollabProvider}. */
+export interface CollabProviderOptions {
+  /** `ws://host:port` or `wss://host`, without the document name. */
+  serverUrl: string
+  docName: string
+  doc: Y.Doc
+  /** Presence to share; created (and destroyed with the provider) when omitted. */
+  awareness?: Awareness
+  /**
+   * Credentials sent as the `token` query parameter. A function is called before every connection attempt, so it
+   * can refresh an expired token.
+   */
+  token?: string | (() => string | Promise<string>)
+  /** The WebSocket class; defaults to the global one (Node 20 has none: pass `WebSocket` from `ws`). */
+  WebSocketImpl?: typeof WebSocket
+  /** Connect at once. Default true. */
+  connect?: boolean
+  heartbeat?: Partial<HeartbeatPolicy>
+  backoff?: Partial<BackoffPolicy>
+  /**
+   * A connection that closes sooner than this after opening counts as a failed attempt, so a server that accepts
+   * and drops at once is retried with growing delays instead of in a tight loop. Default 5,000 ms.
+   */
+  minHealthyMs?: number
+}
+
+type StatusListener = (status: ProviderStatus) => void
+
+const clientCapabilities = [Capability.Heartbeat, Capability.SaveAck]
+
+/**
+ * Keeps a Y.Doc and its awareness in sync with the collab server (or any y-websocket server) over one WebSocket,
+ * and keeps that WebSocket alive: heartbeat pings, reconnects with backoff and jitter, and save acknowledgements
+ * that say when local changes are really stored.
+ */
+export class CollabProvider {
+  readonly doc: Y.Doc
+  readonly awareness: Awareness
+  private readonly options: CollabProviderOptions
+  private readonly heartbeat: HeartbeatPolicy
+  private readonly backoff: BackoffPolicy
+  private readonly minHealthyMs: number
+  private readonly ownsAwareness: boolean
+  private readonly WebSocketImpl: typeof WebSocket
+  private readonly listeners = new Set<StatusListener>()
+  private currentStatus: ProviderStatus = { connection: 'offline', unsaved: false, error: null }
+
+  private ws: WebSocket | null = null
+  /** Incremented by every connect and disconnect, so an attempt still resolving its token knows it is stale. */
+  private attempt = 0
+  private wantConnected = false
+  private destroyed = false
+  private failures = 0
+  private retryTimer: ReturnType<typeof setTimeout> | null = null
+  private heartbeatTimer: ReturnType<typeof setInterval> | null = null
+  private openedAt = 0
+  private lastHeardAt = 0
+  private lastPingAt = 0
+  private synced = false
+  /** Capabilities the server answered with, or null until (unless) it answers our hello. */
+  private serverCapabilities: ReadonlySet<string> | null = null
+
+  // Save accounting ([SA1]): document messages sent on this socket, how many the server says are stored, and the
+  // number the latest local change rode in.
+  private sentDocMessages = 0
+  private savedDocMessages = 0
+  private mustBeSaved = 0
+  /** Local changes that no message on the current socket carries yet; the next sync step 2 will. */
+  private changesNotSent = false
+
+  constructor(options: CollabProviderOptions) {
+    this.options = options
+    this.doc = options.doc
+    this.ownsAwareness = options.awareness === undefined
+    this.awareness = options.awareness ?? new Awareness(options.doc)
+    this.heartbeat = { ...defaultHeartbeat, ...options.heartbeat }
+    this.backoff = { ...defaultBackoff, ...options.backoff }
+    this.minHealthyMs = options.minHealthyMs ?? 5_000
+    const WebSocketImpl = options.WebSocketImpl ?? globalThis.WebSocket
+    if (!WebSocketImpl) {
+      throw new TypeError('CollabProvider: no WebSocket implementation; in Node 20 pass WebSocketImpl from "ws"')
+    }
+    this.WebSocketImpl = WebSocketImpl
+    this.doc.on('update', this.onDocUpdate)
+    this.awareness.on('update', this.onAwarenessUpdate)
+    if (typeof window !== 'undefined') {
+      window.addEventListener('online', this.onBrowserOnline)
+      window.addEventListener('offline', this.onBrowserOffline)
+      document.addEventListener('visibilitychange', this.onVisibilityChange)
+    }
+    if (options.connect !== false) this.connect()
+  }
+
+  /** The current status; {@link CollabProvider.onStatus} tells when it changes. */
+  get status(): ProviderStatus {
+    return this.currentStatus
+  }
+
+  /** Calls `listener` with every status change; returns a function that unsubscribes it. */
+  onStatus(listener: StatusListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Connects, and keeps reconnecting until {@link CollabProvider.disconnect}. Clears a terminal error. */
+  connect(): void {
+    if (this.destroyed) throw new Error('CollabProvider: connect() after destroy()')
+    this.wantConnected = true
+    if (this.ws) return
+    this.clearRetry()
+    void this.open(++this.attempt)
+  }
+
+  /** Closes the connection and stops reconnecting. Local edits keep working and are sent after `connect()`. */
+  disconnect(): void {
+    this.wantConnected = false
+    this.attempt++
+    this.clearRetry()
+    const ws = this.ws
+    if (ws) {
+      this.socketGone(ws, 1000, 'disconnected by the application')
+      ws.close(1000)
+    } else this.update({ connection: 'offline' })
+  }
+
+  /** Announces that this user left, closes the connection and releases every timer and listener. */
+  destroy(): void {
+    if (this.destroyed) return
+    if (this.ws && this.awareness.getLocalState() !== null) {
+      removeAwarenessStates(this.awareness, [this.doc.clientID], 'destroy')
+    }
+    this.disconnect()
+    this.destroyed = true
+    this.doc.off('update', this.onDocUpdate)
+    this.awareness.off('update', this.onAwarenessUpdate)
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('online', this.onBrowserOnline)
+      window.removeEventListener('offline', this.onBrowserOffline)
+      document.removeEventListener('visibilitychange', this.onVisibilityChange)
+    }
+    if (this.ownsAwareness) this.awareness.destroy()
+    this.listeners.clear()
+  }
+
+  private async open(attempt: number): Promise<void> {
+    this.update({ connection: 'connecting', error: null })
+    let url: string
+    try {
+      url = await this.connectionUrl()
+    } catch (err) {
+      if (attempt !== this.attempt) return
+      this.update({ connection: 'offline' })
+      this.report('the token callback failed; retrying', err)
+      this.failures++
+      this.scheduleRetry()
+      return
+    }
+    if (attempt !== this.attempt || !this.wantConnected) return
+    let ws: WebSocket
+    try {
+      ws = new this.WebSocketImpl(url)
+    } catch (err) {
+      // An unparsable URL will not parse better on the next try.
+      this.wantConnected = false
+      this.update({ connection: 'offline', error: { code: 0, reason: `invalid server URL: ${String(err)}` } })
+      return
+    }
+    ws.binaryType = 'arraybuffer'
+    this.ws = ws
+    ws.onopen = () => this.onOpen(ws)
+    ws.onmessage = (event: MessageEvent) => this.onSocketMessage(ws, event.data)
+    ws.onclose = (event: CloseEvent) => this.socketGone(ws, event.code, event.reason)
+    // An error is always followed by close, which is where it is handled.
+    ws.onerror = () => undefined
+  }
+
+  private async connectionUrl(): Promise<string> {
+    const base = this.options.serverUrl.replace(/\/+$/, '')
+    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token
+    const query = token ? `?token=${encodeURIComponent(token)}` : ''
+    return `${base}/${encodeURIComponent(this.options.docName)}${query}`
+  }
+
+  private onOpen(ws: WebSocket): void {
+    if (ws !== this.ws) return
+    const now = Date.now()
+    this.openedAt = now
+    this.lastHeardAt = now
+    this.lastPingAt = 0
+    this.synced = false
+    this.serverCapabilities = null
+    this.sentDocMessages = 0
+    this.savedDocMessages = 0
+    this.mustBeSaved = 0
+    this.send(encodeHello(clientCapabilities))
+    this.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+    const local = this.awareness.getLocalState()
+    // Setting the state again raises its clock, which is what lets a returning client's presence replace the
+    // removal the server announced when the previous socket died ([AW3]).
+    if (local !== null) this.awareness.setLocalState(local)
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), this.heartbeat.checkEveryMs)
+    this.update({ connection: 'connected' })
+  }
+
+  private onSocketMessage(ws: WebSocket, data: unknown): void {
+    if (ws !== this.ws) return
+    this.lastHeardAt = Date.now()
+    if (!(data instanceof ArrayBuffer)) return
+    const decoded = decodeMessage(new Uint8Array(data))
+    if (!decoded.ok) {
+      this.report(`ignoring a message the server sent: ${decoded.error}`)
+      return
+    }
+    this.handle(decoded.message)
+  }
+
+  private handle(message: Message): void {
+    switch (message.type) {
+      case 'sync-step-1':
+        this.sendDocMessage(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, message.stateVector)), this.changesNotSent)
+        this.changesNotSent = false
+        return
+      case 'sync-step-2':
+        Y.applyUpdate(this.doc, message.update, this)
+        if (!this.synced) {
+          this.synced = true
+          // A server that did not answer hello (a stock y-websocket server) sends no acknowledgements; what it has
+          // received is the best we can know.
+          if (this.serverCapabilities === null) this.serverCapabilities = new Set()
+          this.refreshSaved()
+          this.update({ connection: 'synced' })
+        }
+        return
+      case 'sync-update':
+        Y.applyUpdate(this.doc, message.update, this)
+        return
+      case 'awareness':
+        applyAwarenessUpdate(this.awareness, message.update, this)
+        return
+      case 'query-awareness':
+        this.send(encodeAwareness(encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()])))
+        return
+      case 'hello':
+        this.serverCapabilities = new Set(message.capabilities)
+        this.refreshSaved()
+        return
+      case 'ping':
+        this.send(encodePong())
+        return
+      case 'saved':
+        this.savedDocMessages = Math.max(this.savedDocMessages, message.count)
+        this.refreshSaved()
+        return
+      default:
+        // 'pong' only refreshes lastHeardAt; 'auth-denied' is followed by a close with the reason.
+        return
+    }
+  }
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === this) return
+    if (this.ws?.readyState === this.WebSocketImpl.OPEN) this.sendDocMessage(encodeSyncUpdate(update), true)
+    else this.changesNotSent = true
+    this.refreshSaved()
+  }
+
+  private readonly onAwarenessUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    if (origin === this) return
+    const changed = [...added, ...updated, ...removed]
+    this.send(encodeAwareness(encodeAwarenessUpdate(this.awareness, changed)))
+  }
+
+  private sendDocMessage(message: Uint8Array, carriesLocalChanges: boolean): void {
+    if (!this.send(message)) {
+      if (carriesLocalChanges) this.changesNotSent = true
+      return
+    }
+    this.sentDocMessages++
+    if (carriesLocalChanges) this.mustBeSaved = this.sentDocMessages
+  }
+
+  private send(message: Uint8Array): boolean {
+    const ws = this.ws
+    if (!ws || ws.readyState !== this.WebSocketImpl.OPEN) return false
+    ws.send(message)
+    return true
+  }
+
+  /** Recomputes `unsaved` from what was sent and what the server acknowledged. */
+  private refreshSaved(): void {
+    const acknowledges = this.serverCapabilities?.has(Capability.SaveAck) ?? false
+    // Without acknowledgements, a change counts as saved once it is sent on a synced connection.
+    if (!acknowledges && this.serverCapabilities !== null && this.synced) this.savedDocMessages = this.sentDocMessages
+    this.update({ unsaved: this.changesNotSent || this.mustBeSaved > this.savedDocMessages })
+  }
+
+  private checkHeartbeat(): void {
+    const ws = this.ws
+    if (!ws || ws.readyState !== this.WebSocketImpl.OPEN) return
+    // Servers that did not announce the heartbeat extension must never see a ping message ([EX1]).
+    if (!this.serverCapabilities?.has(Capability.Heartbeat)) return
+    const now = Date.now()
+    const verdict = heartbeatVerdict(now, this.lastHeardAt, this.lastPingAt, this.heartbeat)
+    if (verdict === 'ping') {
+      this.lastPingAt = now
+      this.send(encodePing())
+    } else if (verdict === 'dead') {
+      this.abandon(ws, `no answer from the server for ${now - this.lastHeardAt} ms`)
+    }
+  }
+
+  /**
+   * Gives up on a socket without waiting for its close event: on a silent network the closing handshake never
+   * completes, and the browser would keep it "closing" for a long time.
+   */
+  private abandon(ws: WebSocket, reason: string): void {
+    this.socketGone(ws, 4000, reason)
+    try {
+      ws.close(4000, 'connection timed out')
+    } catch (err) {
+      this.report('closing an abandoned socket failed', err)
+    }
+  }
+
+  private socketGone(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.ws) return
+    ws.onopen = null
+    ws.onmessage = null
+    ws.onclose = null
+    this.ws = null
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
+    this.heartbeatTimer = null
+    // What was sent but not acknowledged must ride in the next connection's sync step 2.
+    if (this.mustBeSaved > this.savedDocMessages) this.changesNotSent = true
+    this.synced = false
+    const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID)
+    if (others.length > 0) removeAwarenessStates(this.awareness, others, this)
+    if (isTerminalCloseCode(code)) {
+      this.wantConnected = false
+      this.update({ connection: 'offline', error: { code, reason: reason || `closed with ${code}` } })
+      this.refreshSaved()
+      return
+    }
+    const healthy = this.openedAt > 0 && Date.now() - this.openedAt >= this.minHealthyMs
+    this.failures = healthy ? 0 : this.failures + 1
+    this.openedAt = 0
+    this.update({ connection: 'offline' })
+    this.refreshSaved()
+    if (this.wantConnected) this.scheduleRetry()
+  }
+
+  private scheduleRetry(): void {
+    this.clearRetry()
+    const delay = backoffDelay(this.failures, this.backoff)
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null
+      if (this.wantConnected && !this.ws) void this.open(++this.attempt)
+    }, delay)
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer)
+    this.retryTimer = null
+  }
+
+  /** Retries at once instead of waiting out the backoff. */
+  private retryNow(): void {
+    if (!this.wantConnected || this.ws || this.destroyed) return
+    this.clearRetry()
+    void this.open(++this.attempt)
+  }
+
+  private readonly onBrowserOnline = (): void => this.retryNow()
+
+  private readonly onBrowserOffline = (): void => {
+    // The browser knows the network is gone; the socket cannot be alive, so say so now rather than in 6 s.
+    if (this.ws) this.abandon(this.ws, 'the browser went offline')
+  }
+
+  private readonly onVisibilityChange = (): void => {
+    if (document.visibilityState !== 'visible') return
+    if (!this.ws) this.retryNow()
+    else if (this.serverCapabilities?.has(Capability.Heartbeat)) {
+      // A tab coming back from the background may hold a socket that died meanwhile: ask now.
+      this.lastPingAt = Date.now()
+      this.send(encodePing())
+    }
+  }
+
+  private update(change: Partial<ProviderStatus>): void {
+    const next = { ...this.currentStatus, ...change }
+    if (sameStatus(next, this.currentStatus)) return
+    this.currentStatus = next
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(next)
+      } catch (err) {
+        this.report('a status listener threw', err)
+      }
+    }
+  }
+
+  private report(message: string, err?: unknown): void {
+    console.error(`[collab] ${message}`, ...(err === undefined ? [] : [err]))
+  }
+}
+
+export type { ConnectionStatus }

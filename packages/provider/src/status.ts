@@ -1,0 +1,24 @@
+/** Where the connection to the server stands. */
+export type ConnectionStatus = 'connecting' | 'connected' | 'synced' | 'offline'
+
+/** What a UI shows about a document's connection. */
+export interface ProviderStatus {
+  /**
+   * `connecting` (opening a socket), `connected` (open, initial sync under way), `synced` (open, and the
+   * server's state has been received) or `offline` (no socket; a retry may be scheduled).
+   */
+  connection: ConnectionStatus
+  /** Local changes the server has not yet acknowledged as durably stored. */
+  unsaved: boolean
+  /** Set when the server refused us for good (4401/4403/4404); the provider stopped retrying. */
+  error: { code: number; reason: string } | null
+}
+
+export function sameStatus(a: ProviderStatus, b: ProviderStatus): boolean {
+  return (
+    a.connection === b.connection &&
+    a.unsaved === b.unsaved &&
+    a.error?.code === b.error?.code &&
+    a.error?.reason === b.error?.reason
+  )
+}
