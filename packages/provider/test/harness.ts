@@ -6,6 +6,8 @@ import { WebSocket } from 'ws'
 import * as Y from 'yjs'
 import { CollabProvider, type CollabProviderOptions } from '../src/index.js'
 
+export { waitFor } from '@collab/test-support'
+
 /** A real sync server on a free loopback port. */
 export interface TestServer {
   port: number
@@ -60,14 +62,4 @@ export function destroyAll(): void {
     provider.doc.destroy()
   }
   providers.clear()
-}
-
-/** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<number> {
-  const started = Date.now()
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  return Date.now() - started
 }

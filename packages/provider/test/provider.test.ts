@@ -1,9 +1,9 @@
 import { CloseCode } from '@collab/protocol'
 import { MemoryDocStore } from '@collab/storage'
+import { TcpProxy } from '@collab/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ProviderStatus } from '../src/index.js'
 import { createClient, destroyAll, startTestServer, type TestServer, waitFor } from './harness.js'
-import { TcpProxy } from './tcp-proxy.js'
 
 let server: TestServer | undefined
 let proxy: TcpProxy | undefined

@@ -1,0 +1,9 @@
+/** Polls `condition` every 10 ms until it holds; rejects naming `what` after `timeoutMs`. Resolves to the wait in ms. */
+export async function waitFor(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<number> {
+  const started = Date.now()
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  return Date.now() - started
+}
