@@ -31,6 +31,8 @@ try {
   process.exit(1)
 }
 logger.info({ dataDir: config.dataDir }, `listening on ${server.url}`)
+// Scripts and people wait for this line; print it even when the log level hides info lines.
+if (!logger.isLevelEnabled('info')) console.log(`listening on ${server.url}`)
 
 let signals = 0
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -62,6 +62,7 @@ export class Room {
     try {
       await previousUnload
       const updates = await this.ctx.store.load(this.name)
+      if (updates.length === 1 && updates[0]) this.answerEmptyClients(updates[0])
       this.applyStored(updates)
     } catch (err) {
       this.fail('load', err)
@@ -80,6 +81,20 @@ export class Room {
     this.queued = []
     for (const { conn, message } of queued) if (!conn.closed) this.handle(conn, message)
     this.compactIfNeeded()
+  }
+
+  /**
+   * A client with an empty state vector needs the whole document, which is exactly the stored snapshot. Sending it
+   * before parsing it lets the client's parse overlap ours: a cold load of a 100k-character document takes one
+   * parse of time instead of two ([SV2]).
+   */
+  private answerEmptyClients(snapshot: Uint8Array): void {
+    const answer = encodeSyncStep2(snapshot)
+    this.queued = this.queued.filter(({ conn, message }) => {
+      if (message.type !== 'sync-step-1' || Y.decodeStateVector(message.stateVector).size > 0) return true
+      conn.send(answer)
+      return false
+    })
   }
 
   private applyStored(updates: Uint8Array[]): void {

@@ -160,6 +160,9 @@ export class LevelDocStore implements DocStore {
     // The put comes after the deletes in the same batch, so it wins for its own key.
     ops.push({ type: 'put', key: recordKey(name, upTo), value: encodeRecord(RecordKind.Snapshot, merged) })
     await this.enqueue(ops, [delta])
+    // Deleted records keep their disk space until LevelDB compacts the files holding them; asking for it now (it
+    // runs on a background thread) makes the space come back when the document's log is merged, not eventually.
+    await this.db.compactRange(recordPrefix(name), recordKey(name, upTo))
   }
 
   async list(): Promise<DocInfo[]> {
