@@ -162,13 +162,13 @@ export class CollabProvider {
   }
 
   private async open(attempt: number): Promise<void> {
-    this.update({ connection: 'connecting', error: null })
+    // While the browser reports no network, attempts go on quietly and the status stays "offline".
+    this.update({ connection: browserIsOffline() ? 'offline' : 'connecting', error: null })
     let url: string
     try {
       url = await this.connectionUrl()
     } catch (err) {
       if (attempt !== this.attempt) return
-      this.update({ connection: 'offline' })
       this.report('the token callback failed; retrying', err)
       this.failures++
       this.scheduleRetry()
@@ -366,7 +366,7 @@ export class CollabProvider {
     const healthy = this.openedAt > 0 && Date.now() - this.openedAt >= this.minHealthyMs
     this.failures = healthy ? 0 : this.failures + 1
     this.openedAt = 0
-    this.update({ connection: 'offline' })
+    this.update({ connection: this.wantConnected && !browserIsOffline() ? 'connecting' : 'offline' })
     this.refreshSaved()
     if (this.wantConnected) this.scheduleRetry()
   }
@@ -397,6 +397,7 @@ export class CollabProvider {
   private readonly onBrowserOffline = (): void => {
     // The browser knows the network is gone; the socket cannot be alive, so say so now rather than in 6 s.
     if (this.ws) this.abandon(this.ws, 'the browser went offline')
+    else this.update({ connection: 'offline' })
   }
 
   private readonly onVisibilityChange = (): void => {
@@ -428,3 +429,8 @@ export class CollabProvider {
 }
 
 export type { ConnectionStatus }
+
+/** Whether the browser says it has no network; never true outside browsers. */
+function browserIsOffline(): boolean {
+  return typeof navigator !== 'undefined' && navigator.onLine === false
+}

@@ -4,8 +4,9 @@ export type ConnectionStatus = 'connecting' | 'connected' | 'synced' | 'offline'
 /** What a UI shows about a document's connection. */
 export interface ProviderStatus {
   /**
-   * `connecting` (opening a socket), `connected` (open, initial sync under way), `synced` (open, and the
-   * server's state has been received) or `offline` (no socket; a retry may be scheduled).
+   * `connecting` (opening a socket, or waiting to retry), `connected` (open, initial sync under way), `synced`
+   * (open, and the server's state has been received) or `offline` (not trying: disconnected by the app, refused
+   * for good, or the browser reports no network; it retries at once when the network returns).
    */
   connection: ConnectionStatus
   /** Local changes the server has not yet acknowledged as durably stored. */

@@ -111,7 +111,7 @@ describe('CollabProvider', () => {
     a.text.insert(0, 'before ')
     await waitFor('saved', () => !a.provider.status.unsaved)
     await server.close()
-    await waitFor('offline', () => a.provider.status.connection === 'offline')
+    await waitFor('reconnecting', () => a.provider.status.connection === 'connecting')
     a.text.insert(a.text.length, 'during ')
     server = await startTestServer({ store, port })
     await waitFor('synced again', () => a.provider.status.connection === 'synced' && !a.provider.status.unsaved)
