@@ -15,6 +15,12 @@ interface ClientPresence {
  */
 export class RoomAwareness {
   private readonly clients = new Map<number, ClientPresence>()
+  /**
+   * The latest entry another connection sent for a client ID it does not own. A client that reconnects while
+   * the server has not yet noticed its old connection died lands here; when the old connection goes, its
+   * presence is handed over instead of removed, so the person never blinks out for the others.
+   */
+  private readonly claims = new Map<number, { conn: Connection; entry: AwarenessEntry }>()
 
   /**
    * Applies what `conn` sent and returns the awareness update to relay to everyone (the received bytes when
@@ -24,7 +30,10 @@ export class RoomAwareness {
     const accepted: AwarenessEntry[] = []
     for (const entry of entries) {
       const known = this.clients.get(entry.clientID)
-      if (known?.owner && known.owner !== conn) continue
+      if (known?.owner && known.owner !== conn) {
+        this.claims.set(entry.clientID, { conn, entry })
+        continue
+      }
       const knownClock = known?.clock ?? 0
       const present = known !== undefined && known.state !== null
       const newer = entry.clock > knownClock
@@ -44,20 +53,31 @@ export class RoomAwareness {
   }
 
   /**
-   * Removes the states `conn` owns (it closed or died) and returns the update announcing it, or `null`.
+   * Removes the states `conn` owns (it closed or died), or hands them to the connection that claimed them, and
+   * returns the update announcing it, or `null`.
    * The removal keeps each client's clock: y-protocols clients accept a removal at an equal clock, and a client
    * that comes back can then reappear by raising its clock by one.
    */
   removeOwnedBy(conn: Connection): Uint8Array | null {
-    const removed: AwarenessEntry[] = []
+    const changes: AwarenessEntry[] = []
+    for (const [clientID, claim] of this.claims) if (claim.conn === conn) this.claims.delete(clientID)
     for (const clientID of conn.clientIds) {
       const known = this.clients.get(clientID)
       if (!known || known.owner !== conn) continue
+      const claim = this.claims.get(clientID)
+      this.claims.delete(clientID)
+      // A live connection claimed this client ID with a newer clock: it is the same client, reconnected.
+      if (claim && !claim.conn.closed && claim.entry.clock > known.clock && claim.entry.state !== null) {
+        this.clients.set(clientID, { clock: claim.entry.clock, state: claim.entry.state, owner: claim.conn })
+        claim.conn.clientIds.add(clientID)
+        changes.push(claim.entry)
+        continue
+      }
       this.clients.set(clientID, { clock: known.clock, state: null, owner: null })
-      removed.push({ clientID, clock: known.clock, state: null })
+      changes.push({ clientID, clock: known.clock, state: null })
     }
     conn.clientIds.clear()
-    return removed.length === 0 ? null : encodeAwarenessEntries(removed)
+    return changes.length === 0 ? null : encodeAwarenessEntries(changes)
   }
 
   /** Every present state, as one update for a newly connected client, or `null` when nobody is present. */
