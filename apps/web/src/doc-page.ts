@@ -1,0 +1,113 @@
+import { createCollabEditor, type ProviderStatus } from '@collab/editor'
+import { brandMark } from './brand.js'
+import { copyText } from './copy-link.js'
+import { docNameProblem } from './doc-names.js'
+import { h } from './dom.js'
+import { loadIdentity, saveIdentity } from './identity.js'
+import { openIdentityForm } from './identity-form.js'
+import { createPresenceBar } from './presence-bar.js'
+import { createStatusIndicators } from './status-indicators.js'
+import { refusalMessage } from './status-labels.js'
+import { syncServerUrl } from './sync-url.js'
+import { exposeForTests } from './test-hook.js'
+
+/** The page of one document: header with name, status and presence, and the editor below. */
+export function mountDocPage(root: HTMLElement, name: string): () => void {
+  document.title = `${name} · Collab`
+  const header = h(
+    'header',
+    { class: 'doc-header' },
+    h('div', { class: 'doc-heading' }, brandMark(), h('h1', { class: 'doc-title', title: name }, name)),
+  )
+  const bannerText = h('span', {})
+  const banner = h(
+    'div',
+    { class: 'banner', role: 'alert', 'data-testid': 'status-error', hidden: true },
+    bannerText,
+    h('a', { href: '/', 'data-link': true }, 'All documents'),
+  )
+  const editorHost = h('div', { class: 'editor-host', 'data-testid': 'editor' })
+  root.append(h('div', { class: 'doc-page' }, header, banner, editorHost))
+
+  const problem = docNameProblem(name)
+  if (problem) {
+    bannerText.textContent = `This document name is invalid. ${problem}`
+    banner.hidden = false
+    return () => {}
+  }
+
+  const editor = createCollabEditor({
+    parent: editorHost,
+    serverUrl: syncServerUrl(),
+    docName: name,
+    user: loadIdentity(),
+  })
+  const indicators = createStatusIndicators()
+  const presence = createPresenceBar(editor.awareness, (anchor) => toggleIdentityForm(anchor))
+  const copyButton = createCopyLinkButton()
+  header.append(
+    h('div', { class: 'doc-header-status' }, indicators.element),
+    h('div', { class: 'doc-header-people' }, presence.element, copyButton.element),
+  )
+
+  const showStatus = (status: ProviderStatus) => {
+    indicators.update(status)
+    const refusal = refusalMessage(status)
+    bannerText.textContent = refusal ?? ''
+    banner.hidden = refusal === null
+  }
+  showStatus(editor.status)
+  const stopStatus = editor.onStatus(showStatus)
+
+  let closeIdentityForm: (() => void) | null = null
+  const toggleIdentityForm = (anchor: HTMLElement) => {
+    if (closeIdentityForm) {
+      closeIdentityForm()
+      return
+    }
+    closeIdentityForm = openIdentityForm(anchor, loadIdentity(), {
+      onSave(next) {
+        saveIdentity(next)
+        editor.setUser(next)
+      },
+      onClose() {
+        closeIdentityForm = null
+      },
+    })
+  }
+
+  const withdrawTestHook = exposeForTests(editor)
+  editor.view.focus()
+
+  return () => {
+    closeIdentityForm?.()
+    stopStatus()
+    presence.dispose()
+    copyButton.dispose()
+    withdrawTestHook()
+    editor.destroy()
+  }
+}
+
+function createCopyLinkButton(): { element: HTMLButtonElement; dispose(): void } {
+  const label = 'Copy link'
+  const element = h('button', { type: 'button', class: 'button', 'data-testid': 'copy-link' }, label)
+  let resetTimer: ReturnType<typeof setTimeout> | undefined
+  const flash = (text: string) => {
+    element.textContent = text
+    clearTimeout(resetTimer)
+    resetTimer = setTimeout(() => {
+      element.textContent = label
+    }, 1600)
+  }
+  element.addEventListener('click', () => {
+    copyText(location.href).then(
+      () => flash('Copied'),
+      (err: unknown) => {
+        console.warn('copying the link failed', err)
+        flash('Copy failed')
+      },
+    )
+  })
+  return { element, dispose: () => clearTimeout(resetTimer) }
+}

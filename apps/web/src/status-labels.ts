@@ -1,0 +1,48 @@
+import type { ProviderStatus } from '@collab/editor'
+
+/** How a label should look: the badge colour. */
+export type Tone = 'good' | 'busy' | 'bad'
+
+/** A short text for the header and its tone. */
+export interface StatusLabel {
+  text: string
+  tone: Tone
+}
+
+/** Connected / Reconnecting… / Offline, from the provider's connection state. */
+export function connectionLabel(status: ProviderStatus): StatusLabel {
+  switch (status.connection) {
+    case 'synced':
+    case 'connected':
+      return { text: 'Connected', tone: 'good' }
+    case 'connecting':
+      return { text: 'Reconnecting…', tone: 'busy' }
+    case 'offline':
+      return { text: 'Offline', tone: 'bad' }
+  }
+}
+
+/**
+ * Saved / Saving… / Unsaved changes. "Saved" is what the server acknowledged as stored, so it is a fact; local
+ * changes while disconnected cannot be on their way, so they are "Unsaved" rather than "Saving…".
+ */
+export function saveLabel(status: ProviderStatus): StatusLabel {
+  if (!status.unsaved) return { text: 'Saved', tone: 'good' }
+  const online = status.connection === 'connected' || status.connection === 'synced'
+  return online ? { text: 'Saving…', tone: 'busy' } : { text: 'Unsaved changes', tone: 'bad' }
+}
+
+/** What to tell the user when the server refused the document for good, or `null` if it did not. */
+export function refusalMessage(status: ProviderStatus): string | null {
+  if (!status.error) return null
+  switch (status.error.code) {
+    case 4401:
+      return 'Access denied: you are not signed in, or your session has expired.'
+    case 4403:
+      return 'Access denied: you do not have permission to open this document.'
+    case 4404:
+      return 'This document name is invalid.'
+    default:
+      return `The server refused this document (${status.error.code}${status.error.reason ? `: ${status.error.reason}` : ''}).`
+  }
+}

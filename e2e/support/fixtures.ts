@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type ServerProcess, startServerProcess } from '@collab/test-support'
+import { test as base, type BrowserContext } from '@playwright/test'
+import { DocPage } from './doc-page.js'
+
+/** The server under test, started per test on a fresh data directory. */
+export interface ServerHandle {
+  url: string
+  dataDir: string
+  process: ServerProcess
+  /** Stops the server (SIGTERM, or SIGKILL) and starts it again on the same port and data directory. */
+  restart(signal?: NodeJS.Signals, downMs?: number): Promise<void>
+}
+
+interface Fixtures {
+  server: ServerHandle
+  /** Opens `/d/<name>` in a new tab of `context` (a fresh context by default) as the given user. */
+  openDoc(name: string, options?: { context?: BrowserContext; user?: string }): Promise<DocPage>
+  /** A new, isolated browser context (its own storage, like another person's browser); the server by default. */
+  newContext(options?: { baseURL?: string }): Promise<BrowserContext>
+}
+
+export const test = base.extend<Fixtures>({
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright fixtures take their dependencies by destructuring
+  server: async ({}, use) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'collab-e2e-'))
+    let current = await startServerProcess({ dataDir })
+    const handle: ServerHandle = {
+      url: current.url,
+      dataDir,
+      process: current,
+      async restart(signal = 'SIGTERM', downMs = 0) {
+        await current.stop(signal)
+        if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs))
+        current = await startServerProcess({ dataDir, port: current.port })
+        handle.process = current
+      },
+    }
+    await use(handle)
+    await current.stop()
+    rmSync(dataDir, { recursive: true, force: true })
+  },
+  newContext: async ({ browser, server }, use) => {
+    const contexts: BrowserContext[] = []
+    await use(async (options = {}) => {
+      const context = await browser.newContext({ baseURL: options.baseURL ?? server.url })
+      contexts.push(context)
+      return context
+    })
+    for (const context of contexts) await context.close()
+  },
+  openDoc: async ({ newContext }, use) => {
+    await use(async (name, options = {}) => {
+      const context = options.context ?? (await newContext())
+      if (options.user) await DocPage.setUser(context, options.user)
+      const page = await context.newPage()
+      const doc = new DocPage(page)
+      await doc.open(name)
+      return doc
+    })
+  },
+})
+
+export { expect } from '@playwright/test'

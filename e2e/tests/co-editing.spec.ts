@@ -1,0 +1,35 @@
+import { expect, test } from '../support/fixtures.js'
+
+test('two tabs co-edit and converge', async ({ openDoc }) => {
+  const a = await openDoc('co-edit', { user: 'Ada' })
+  const b = await openDoc('co-edit', { user: 'Grace' })
+  await a.typeAtEnd('Hello from A. ')
+  await b.expectText('Hello from A. ')
+  await b.typeAtEnd('And hello from B.')
+  await a.expectText('Hello from A. And hello from B.')
+  await expect(a.page.locator('.cm-content')).toContainText('And hello from B.')
+  await a.expectSaved()
+  await b.expectSaved()
+})
+
+test('three tabs typing at once converge to the same text', async ({ openDoc }) => {
+  const tabs = [await openDoc('three', { user: 'A' }), await openDoc('three', { user: 'B' }), await openDoc('three', { user: 'C' })]
+  const words = ['alpha ', 'bravo ', 'charlie ']
+  await Promise.all(tabs.map((tab, i) => tab.typeAtEnd(words[i]!.repeat(5), 15)))
+  const expectedLength = words.reduce((sum, w) => sum + w.length * 5, 0)
+  await expect.poll(async () => (await tabs[0]!.text()).length).toBe(expectedLength)
+  const texts = await Promise.all(tabs.map((tab) => tab.text()))
+  await expect.poll(async () => new Set(await Promise.all(tabs.map((tab) => tab.text()))).size).toBe(1)
+  // Each tab's own words arrive intact: typing in one place at once interleaves runs, never characters of a word.
+  for (const word of ['alpha', 'bravo', 'charlie']) expect(texts[0]!.split(word).length - 1).toBe(5)
+})
+
+test('reload keeps the content', async ({ openDoc }) => {
+  const a = await openDoc('reload')
+  await a.typeAtEnd('kept across reloads')
+  await a.expectSaved()
+  await a.page.reload()
+  await a.waitSynced()
+  await a.expectText('kept across reloads')
+  await expect(a.editor).toHaveText('kept across reloads')
+})

@@ -1,0 +1,6 @@
+export type { ConnectionStatus, ProviderStatus } from '@collab/provider'
+export { type CollabOptions, collab } from './collab.js'
+export { type CollabEditor, type CollabEditorOptions, createCollabEditor, textName } from './create-collab-editor.js'
+export { onPresenceChange, type PresentUser, presentUsers } from './presence.js'
+export { calmTheme } from './theme.js'
+export { type AwarenessUser, type CollabUser, lightColor, toAwarenessUser } from './user.js'
