@@ -1,4 +1,4 @@
-import type { Extension } from '@codemirror/state'
+import { Compartment, type Extension } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
 import { CollabProvider, type ProviderStatus } from '@collab/provider'
 import { basicSetup } from 'codemirror'
@@ -74,10 +74,14 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
     ...(WebSocketImpl !== undefined && { WebSocketImpl }),
   })
 
+  // A document the server refused for good (4401/4403/4404) becomes read-only: edits could never be saved.
+  const editability = new Compartment()
+  const editableWhen = (status: ProviderStatus) => EditorView.editable.of(status.error === null)
   const view = new EditorView({
     doc: ytext.toString(),
     extensions: [
       basicSetup,
+      editability.of(editableWhen(provider.status)),
       EditorView.lineWrapping,
       calmTheme,
       collab(ytext, awareness, { undoManager }),
@@ -85,6 +89,13 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
       ...extensions,
     ],
     parent,
+  })
+
+  let refused = provider.status.error !== null
+  const stopWatchingRefusal = provider.onStatus((status) => {
+    if (refused === (status.error !== null)) return
+    refused = status.error !== null
+    view.dispatch({ effects: editability.reconfigure(editableWhen(status)) })
   })
 
   let destroyed = false
@@ -104,6 +115,7 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
     destroy() {
       if (destroyed) return
       destroyed = true
+      stopWatchingRefusal()
       view.destroy()
       provider.destroy()
       // The provider does not own the awareness: without this its renewal interval keeps running.
