@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ServerProcess, startServerProcess } from '@collab/test-support'
-import { test as base, type BrowserContext } from '@playwright/test'
+import { type BrowserContext, test as base } from '@playwright/test'
 import { DocPage } from './doc-page.js'
 
 /** The server under test, started per test on a fresh data directory. */

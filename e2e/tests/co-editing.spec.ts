@@ -13,7 +13,11 @@ test('two tabs co-edit and converge', async ({ openDoc }) => {
 })
 
 test('three tabs typing at once converge to the same text', async ({ openDoc }) => {
-  const tabs = [await openDoc('three', { user: 'A' }), await openDoc('three', { user: 'B' }), await openDoc('three', { user: 'C' })]
+  const tabs = [
+    await openDoc('three', { user: 'A' }),
+    await openDoc('three', { user: 'B' }),
+    await openDoc('three', { user: 'C' }),
+  ]
   const words = ['alpha ', 'bravo ', 'charlie ']
   await Promise.all(tabs.map((tab, i) => tab.typeAtEnd(words[i]!.repeat(5), 15)))
   const expectedLength = words.reduce((sum, w) => sum + w.length * 5, 0)

@@ -170,6 +170,10 @@ export class Room {
   private applyClientUpdate(conn: Connection, update: Uint8Array): void {
     const seq = ++conn.docMessages
     try {
+      // Yjs integrates an update's structs before it reads its delete set, so a truncated delete set would throw
+      // after part of the update was applied, relayed and stored. Decoding it fully first keeps a bad update out
+      // entirely ([PR2]); it costs a few microseconds for a keystroke.
+      Y.decodeUpdate(update)
       Y.applyUpdate(this.doc, update, conn)
     } catch (err) {
       this.ctx.logger.warn(

@@ -110,10 +110,12 @@ export class LevelDocStore implements DocStore {
 
   async append(name: string, update: Uint8Array): Promise<void> {
     this.assertOpen()
+    // Encoded (copied) before any await, so a caller that reuses its buffer cannot change what is stored.
+    const record = encodeRecord(RecordKind.Update, update)
     const doc = this.docs.get(name) ?? (await this.initDoc(name))
     const seq = doc.nextSeq++
     return this.enqueue(
-      [{ type: 'put', key: recordKey(name, seq), value: encodeRecord(RecordKind.Update, update) }],
+      [{ type: 'put', key: recordKey(name, seq), value: record }],
       [{ name, snapshotBytes: 0, tailUpdates: 1, tailBytes: update.length }],
     )
   }

@@ -1,0 +1,309 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  type AwarenessEntry,
+  Capability,
+  decodeMessage,
+  encodeAwareness,
+  encodeAwarenessEntries,
+  encodeHello,
+  encodePing,
+  type Message,
+} from '@collab/protocol'
+import { LevelDocStore } from '@collab/storage'
+import { type Logger, pino } from 'pino'
+import { type ClientOptions, WebSocket } from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+import { createSyncServer, type SyncServer, type SyncServerOptions } from '../src/index.js'
+
+/** Runs cleanup functions in reverse order of registration, like nested `finally` blocks. */
+export class Teardown {
+  private readonly steps: Array<() => unknown> = []
+
+  defer(step: () => unknown): void {
+    this.steps.push(step)
+  }
+
+  async run(): Promise<void> {
+    const errors: unknown[] = []
+    for (const step of this.steps.splice(0).reverse()) {
+      try {
+        await step()
+      } catch (err) {
+        errors.push(err)
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'teardown failed')
+  }
+}
+
+/** Polls `condition` every few milliseconds until it holds; fails with `what` after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+  what: string | (() => string) = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/** A fresh temporary directory, removed by `teardown`. */
+export function tempDir(teardown: Teardown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'collab-server-test-'))
+  teardown.defer(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Opens a LevelDB store at `path`, closed by `teardown` (closing twice is harmless). */
+export async function openLevelStore(path: string, teardown: Teardown): Promise<LevelDocStore> {
+  const store = await LevelDocStore.open({ path })
+  teardown.defer(() => store.close())
+  return store
+}
+
+/** A sync server on an HTTP server listening on a free loopback port. */
+export interface TestServer {
+  /** `ws://127.0.0.1:<port>`, the base URL of every document. */
+  url: string
+  sync: SyncServer
+  /** Closes the sync server (clients get 1001) and the HTTP server. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Test defaults: short enough that timers never make a test slow, long enough not to fire by accident. */
+const testTimings = { pingIntervalMs: 1_000, connectionTimeoutMs: 5_000, roomGraceMs: 100 }
+
+/** Starts a sync server on a free port, or on `port` (a restart that clients should find at the same URL). */
+export async function startTestServer(options: SyncServerOptions, teardown: Teardown, port = 0): Promise<TestServer> {
+  const http = createServer()
+  const sync = createSyncServer({ logger: pino({ level: 'silent' }), ...testTimings, ...options })
+  sync.attach(http)
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve))
+  const address = http.address() as AddressInfo
+  let closing: Promise<void> | null = null
+  const server: TestServer = {
+    url: `ws://127.0.0.1:${address.port}`,
+    sync,
+    close() {
+      closing ??= (async () => {
+        const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
+        await sync.close()
+        http.closeAllConnections()
+        await httpClosed
+      })()
+      return closing
+    },
+  }
+  teardown.defer(() => server.close())
+  return server
+}
+
+/** A logger that keeps every line it writes, for tests that check what the server logs. */
+export function capturingLogger(): { logger: Logger; lines: Array<{ level: number; msg: string }> } {
+  const lines: Array<{ level: number; msg: string }> = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) })
+  return { logger, lines }
+}
+
+/** The stock y-websocket client on a Node WebSocket, editing the `codemirror` Y.Text like the web app. */
+export interface StockClient {
+  doc: Y.Doc
+  text: Y.Text
+  provider: WebsocketProvider
+  destroy(): void
+}
+
+/**
+ * The WebSocket class type the provider's options declare: the WHATWG one. `ws` implements every part of it
+ * y-websocket uses (onopen/onmessage/binaryType/send/close), but its types lack `dispatchEvent`.
+ */
+type ProviderWebSocket = NonNullable<
+  NonNullable<ConstructorParameters<typeof WebsocketProvider>[3]>['WebSocketPolyfill']
+>
+
+export interface StockClientOptions {
+  connect?: boolean
+  /** The WebSocket class the provider uses; `ws` by default (Node 20 has no global WebSocket, STACK.md trap 7). */
+  WebSocketPolyfill?: new (
+    address: string,
+    protocols?: string | string[],
+  ) => WebSocket
+}
+
+export function stockClient(
+  serverUrl: string,
+  docName: string,
+  teardown: Teardown,
+  options: StockClientOptions = {},
+): StockClient {
+  const doc = new Y.Doc()
+  const provider = new WebsocketProvider(serverUrl, docName, doc, {
+    connect: options.connect ?? true,
+    WebSocketPolyfill: (options.WebSocketPolyfill ?? WebSocket) as unknown as ProviderWebSocket,
+    disableBc: true,
+    // Reconnects after a server restart within a test's time budget.
+    maxBackoffTime: 200,
+  })
+  let destroyed = false
+  const client: StockClient = {
+    doc,
+    text: doc.getText('codemirror'),
+    provider,
+    destroy() {
+      if (destroyed) return
+      destroyed = true
+      // provider.destroy() leaves the awareness interval running; doc.destroy() stops it (STACK.md trap 8).
+      provider.destroy()
+      doc.destroy()
+    },
+  }
+  teardown.defer(() => client.destroy())
+  return client
+}
+
+/** Resolves once the provider has finished its initial sync with the server. */
+export function synced(client: StockClient, timeoutMs = 5_000): Promise<void> {
+  return waitFor(() => client.provider.synced, timeoutMs, `${client.provider.url} to sync`)
+}
+
+/** The `ws` socket under a stock provider, for tests that need to kill it abruptly. */
+export function socketOf(client: StockClient): WebSocket {
+  const ws: unknown = client.provider.ws
+  if (!(ws instanceof WebSocket)) throw new Error('the provider has no open ws socket')
+  return ws
+}
+
+/** A bare WebSocket speaking the protocol by hand, recording every message the server sends it. */
+export class RawClient {
+  /** Every binary message received, decoded. */
+  readonly received: Message[] = []
+  /** Messages the client could not decode (a server bug if any arrive). */
+  readonly undecodable: Array<{ data: Uint8Array; error: string }> = []
+  closeEvent: { code: number; reason: string } | null = null
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary || !(data instanceof Uint8Array)) {
+        this.undecodable.push({ data: new Uint8Array(0), error: 'text or fragmented frame' })
+        return
+      }
+      const result = decodeMessage(data)
+      if (result.ok) this.received.push(result.message)
+      else this.undecodable.push({ data: Uint8Array.from(data), error: result.error })
+    })
+    ws.on('close', (code, reason) => {
+      this.closeEvent = { code, reason: reason.toString() }
+    })
+  }
+
+  /** Opens a connection and resolves once it is open (or rejects if the upgrade fails). */
+  static connect(url: string, teardown: Teardown, options: ClientOptions = {}): Promise<RawClient> {
+    const ws = new WebSocket(url, options)
+    const client = new RawClient(ws)
+    teardown.defer(() => client.ws.terminate())
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(client))
+      ws.once('error', reject)
+    })
+  }
+
+  send(data: Uint8Array | string): void {
+    this.ws.send(data)
+  }
+
+  /** Received messages of one type, in arrival order. */
+  messagesOf<T extends Message['type']>(type: T): Array<Extract<Message, { type: T }>> {
+    return this.received.filter((message): message is Extract<Message, { type: T }> => message.type === type)
+  }
+
+  /** Resolves with the close code once the server closed the connection. */
+  async waitForClose(timeoutMs = 5_000): Promise<number> {
+    await waitFor(() => this.closeEvent !== null, timeoutMs, 'the connection to close')
+    return this.closeEvent?.code ?? -1
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN
+  }
+}
+
+/** A Y.Doc whose every change is captured as one update, for clients that send updates by hand. */
+export class UpdateSource {
+  readonly doc = new Y.Doc()
+  readonly text = this.doc.getText('codemirror')
+  private readonly captured: Uint8Array[] = []
+
+  constructor(teardown: Teardown) {
+    this.doc.on('update', (update: Uint8Array) => this.captured.push(update))
+    teardown.defer(() => this.doc.destroy())
+  }
+
+  /** Appends `content` and returns the update it produced. */
+  type(content: string): Uint8Array {
+    this.text.insert(this.text.length, content)
+    const update = this.captured.at(-1)
+    if (!update) throw new Error('typing produced no update')
+    return update
+  }
+}
+
+/** The text of a loaded room, or `undefined` when the room is not loaded. */
+export function roomText(server: TestServer, docName: string): string | undefined {
+  const room = server.sync.getRoom(docName)
+  return room?.isReady ? room.doc.getText('codemirror').toString() : undefined
+}
+
+/** An awareness message carrying `entries`. */
+export function awarenessMessage(...entries: AwarenessEntry[]): Uint8Array {
+  return encodeAwareness(encodeAwarenessEntries(entries))
+}
+
+/** Every awareness entry a client received, in order. */
+export function awarenessEntries(client: RawClient): AwarenessEntry[] {
+  return client.messagesOf('awareness').flatMap((message) => message.entries)
+}
+
+/** The awareness entries a client received for one client ID, in order. */
+export function entriesFor(client: RawClient, clientID: number): AwarenessEntry[] {
+  return awarenessEntries(client).filter((entry) => entry.clientID === clientID)
+}
+
+/** Sends a ping and waits for the pong: the server handles a connection's messages in order, so everything sent
+ * before the ping has been handled by then. */
+export async function roundTrip(client: RawClient): Promise<void> {
+  const pongs = client.messagesOf('pong').length
+  client.send(encodePing())
+  await waitFor(() => client.messagesOf('pong').length > pongs, 5_000, 'pong')
+}
+
+/** A raw client that announced the heartbeat extension, so it may ping ([EX1], [HB1]). */
+export async function connectWithHeartbeat(url: string, teardown: Teardown): Promise<RawClient> {
+  const client = await RawClient.connect(url, teardown)
+  client.send(encodeHello([Capability.Heartbeat]))
+  return client
+}
+
+/** The text of the `codemirror` Y.Text after applying `updates` to a fresh document. */
+export function textOfUpdates(...updates: Uint8Array[]): string {
+  const doc = new Y.Doc()
+  try {
+    for (const update of updates) Y.applyUpdate(doc, update)
+    return doc.getText('codemirror').toString()
+  } finally {
+    doc.destroy()
+  }
+}
+
+/** The types of the messages a client received, in order. */
+export function receivedTypes(client: RawClient): string[] {
+  return client.received.map((message) => message.type)
+}

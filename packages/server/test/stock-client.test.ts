@@ -1,0 +1,163 @@
+import type { LevelDocStore } from '@collab/storage'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  openLevelStore,
+  roomText,
+  type StockClient,
+  socketOf,
+  startTestServer,
+  stockClient,
+  synced,
+  Teardown,
+  type TestServer,
+  tempDir,
+  waitFor,
+} from './helpers.js'
+
+const teardown = new Teardown()
+afterEach(() => teardown.run())
+
+async function startOnLevel(dataDir: string, port = 0): Promise<{ server: TestServer; store: LevelDocStore }> {
+  const store = await openLevelStore(dataDir, teardown)
+  const server = await startTestServer({ store }, teardown, port)
+  return { server, store }
+}
+
+async function connectAll(server: TestServer, docName: string, count: number): Promise<StockClient[]> {
+  const clients = Array.from({ length: count }, () => stockClient(server.url, docName, teardown))
+  await Promise.all(clients.map((client) => synced(client)))
+  return clients
+}
+
+function converged(clients: readonly StockClient[], server: TestServer, docName: string): () => boolean {
+  return () => {
+    const expected = roomText(server, docName)
+    return clients.every((client) => client.text.toString() === expected)
+  }
+}
+
+describe('the stock y-websocket 3.1.0 client', () => {
+  it('[SY1] [SY2] [SY3] two clients converge on the codemirror text', async () => {
+    const { server } = await startOnLevel(tempDir(teardown))
+    const [alice, bob] = await connectAll(server, 'pair', 2)
+    alice!.text.insert(0, 'hello')
+    await waitFor(() => bob!.text.toString() === 'hello', 5_000, 'bob to see hello')
+    bob!.text.insert(5, ' world')
+    await waitFor(() => alice!.text.toString() === 'hello world', 5_000, 'alice to see world')
+
+    // Concurrent edits at the same position resolve the same way everywhere.
+    alice!.text.insert(0, 'A')
+    bob!.text.insert(0, 'B')
+    await waitFor(converged([alice!, bob!], server, 'pair'), 5_000, 'convergence')
+    expect(alice!.text.toString()).toHaveLength('hello world'.length + 2)
+  })
+
+  it('[SY2] a client that joins later receives the whole document', async () => {
+    const { server } = await startOnLevel(tempDir(teardown))
+    const [writer] = await connectAll(server, 'late', 1)
+    for (let i = 0; i < 50; i++) writer!.text.insert(writer!.text.length, `${i} `)
+    await waitFor(() => roomText(server, 'late') === writer!.text.toString(), 5_000, 'the server to apply every edit')
+    const [late] = await connectAll(server, 'late', 1)
+    expect(late!.text.toString()).toBe(writer!.text.toString())
+  })
+
+  it('[SY3] three clients typing at once converge, and the server holds the same text', async () => {
+    const { server } = await startOnLevel(tempDir(teardown))
+    const clients = await connectAll(server, 'trio', 3)
+    for (let round = 0; round < 20; round++) {
+      clients.forEach((client, i) => {
+        const text = client.text
+        text.insert(round % 2 === 0 ? 0 : text.length, `${i}:${round} `)
+        if (round % 5 === 4 && text.length > 3) text.delete(1, 2)
+      })
+      // Let some messages cross so the edits really interleave rather than arrive as three blocks.
+      if (round % 4 === 0) await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    await waitFor(converged(clients, server, 'trio'), 5_000, 'three clients to converge')
+    expect(roomText(server, 'trio')).toMatch(/0:19/)
+  })
+
+  it('[AW1] awareness states reach the other clients', async () => {
+    const { server } = await startOnLevel(tempDir(teardown))
+    const clients = await connectAll(server, 'presence', 3)
+    clients.forEach((client, i) => {
+      client.provider.awareness.setLocalStateField('user', { name: `user${i}` })
+    })
+    await waitFor(
+      () =>
+        clients.every((observer) =>
+          clients.every((client, i) => {
+            const state = observer.provider.awareness.getStates().get(client.doc.clientID)
+            return JSON.stringify(state?.user) === JSON.stringify({ name: `user${i}` })
+          }),
+        ),
+      5_000,
+      'every client to see every name',
+    )
+  })
+
+  it('[AW3] the server removes the presence of a client whose connection drops', async () => {
+    const { server } = await startOnLevel(tempDir(teardown))
+    const [leaver, stayer] = await connectAll(server, 'drop', 2)
+    leaver!.provider.awareness.setLocalStateField('user', { name: 'leaver' })
+    const leaverId = leaver!.doc.clientID
+    await waitFor(() => stayer!.provider.awareness.getStates().has(leaverId), 5_000, 'the state to arrive')
+
+    // Kill the TCP connection without the goodbye a provider sends on disconnect(): only the server can tell.
+    leaver!.provider.shouldConnect = false
+    socketOf(leaver!).terminate()
+    await waitFor(() => !stayer!.provider.awareness.getStates().has(leaverId), 5_000, 'the removal to arrive')
+    expect(server.sync.connectionCount).toBe(1)
+  })
+
+  it('[AW3] a client that leaves normally disappears for the others', async () => {
+    const { server } = await startOnLevel(tempDir(teardown))
+    const [leaver, stayer] = await connectAll(server, 'leave', 2)
+    leaver!.provider.awareness.setLocalStateField('user', { name: 'leaver' })
+    const leaverId = leaver!.doc.clientID
+    await waitFor(() => stayer!.provider.awareness.getStates().has(leaverId), 5_000, 'the state to arrive')
+    leaver!.destroy()
+    await waitFor(() => !stayer!.provider.awareness.getStates().has(leaverId), 5_000, 'the removal to arrive')
+  })
+
+  it('content survives a restart of the server on the same LevelDB directory', async () => {
+    const dataDir = tempDir(teardown)
+    const first = await startOnLevel(dataDir)
+    const [writer] = await connectAll(first.server, 'durable', 1)
+    writer!.text.insert(0, 'written before the restart: ünïcødé 🦄')
+    await waitFor(
+      () => roomText(first.server, 'durable') === writer!.text.toString(),
+      5_000,
+      'the server to apply the edit',
+    )
+    writer!.destroy()
+    await first.server.close()
+    await first.store.close()
+
+    const second = await startOnLevel(dataDir)
+    const [reader] = await connectAll(second.server, 'durable', 1)
+    expect(reader!.text.toString()).toBe('written before the restart: ünïcødé 🦄')
+  })
+
+  it('a connected client reconnects to the restarted server and keeps editing', async () => {
+    const dataDir = tempDir(teardown)
+    const first = await startOnLevel(dataDir)
+    const [editor] = await connectAll(first.server, 'restart', 1)
+    editor!.text.insert(0, 'before')
+    await waitFor(() => roomText(first.server, 'restart') === 'before', 5_000, 'the first edit')
+    const { port } = new URL(first.server.url)
+    await first.server.close()
+    await first.store.close()
+    await waitFor(() => !editor!.provider.wsconnected, 5_000, 'the provider to notice the shutdown')
+    // Typed while the server is down: stays local until the provider reconnects.
+    editor!.text.insert(editor!.text.length, ' offline')
+
+    // The provider reconnects to the URL it knows, so the new server takes the old port.
+    const { server: second } = await startOnLevel(dataDir, Number(port))
+    await waitFor(
+      () => roomText(second, 'restart') === 'before offline' && editor!.provider.synced,
+      5_000,
+      'the offline edit to reach the restarted server',
+    )
+  })
+})

@@ -1,0 +1,298 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import type { CompactionPolicy, DocStore } from '../src/index.js'
+
+/** Creates fresh, empty stores of one adapter for the shared contract suite. */
+export interface DocStoreFactory {
+  /** A new empty store; the suite closes it after each test. */
+  create(options?: { compaction?: Partial<CompactionPolicy> }): Promise<DocStore>
+}
+
+/** A Y.Doc whose every local change is captured as one update, the way the server produces them. */
+export class UpdateSource {
+  readonly doc = new Y.Doc()
+  readonly text = this.doc.getText('codemirror')
+  private readonly captured: Uint8Array[] = []
+
+  constructor() {
+    this.doc.on('update', (update: Uint8Array) => this.captured.push(update))
+  }
+
+  /** Inserts `content` at `index` and returns the update it produced. */
+  insert(index: number, content: string): Uint8Array {
+    this.text.insert(index, content)
+    return this.last()
+  }
+
+  /** Deletes and returns the update it produced. */
+  delete(index: number, length: number): Uint8Array {
+    this.text.delete(index, length)
+    return this.last()
+  }
+
+  /** Appends `content` at the end and returns the update. */
+  type(content: string): Uint8Array {
+    return this.insert(this.text.length, content)
+  }
+
+  private last(): Uint8Array {
+    const update = this.captured.at(-1)
+    if (!update) throw new Error('no update was produced')
+    return update
+  }
+
+  destroy(): void {
+    this.doc.destroy()
+  }
+}
+
+/** The text of the `codemirror` Y.Text after applying `updates` to a fresh document. */
+export function textOf(updates: readonly Uint8Array[]): string {
+  const doc = new Y.Doc()
+  try {
+    for (const update of updates) Y.applyUpdate(doc, update)
+    return doc.getText('codemirror').toString()
+  } finally {
+    doc.destroy()
+  }
+}
+
+/** Plain Uint8Array copies, so updates compare equal whichever subclass (Buffer) a store returns. */
+function plain(updates: readonly Uint8Array[]): Uint8Array[] {
+  return updates.map((update) => Uint8Array.from(update))
+}
+
+/** The contract of DocStore (src/doc-store.ts), checked against one adapter. */
+export function describeDocStoreContract(adapter: string, factory: DocStoreFactory): void {
+  describe(`DocStore contract: ${adapter}`, () => {
+    const stores: DocStore[] = []
+    const sources: UpdateSource[] = []
+
+    async function createStore(compaction?: Partial<CompactionPolicy>): Promise<DocStore> {
+      const store = await factory.create(compaction ? { compaction } : {})
+      stores.push(store)
+      return store
+    }
+
+    function createSource(): UpdateSource {
+      const source = new UpdateSource()
+      sources.push(source)
+      return source
+    }
+
+    async function recordsOf(store: DocStore, name: string): Promise<number | undefined> {
+      return (await store.list()).find((info) => info.name === name)?.records
+    }
+
+    afterEach(async () => {
+      for (const source of sources.splice(0)) source.destroy()
+      await Promise.all(stores.splice(0).map((store) => store.close()))
+    })
+
+    it('loads an unknown document as no updates', async () => {
+      const store = await createStore()
+      expect(await store.load('never-written')).toEqual([])
+      expect(store.needsCompaction('never-written')).toBe(false)
+    })
+
+    it('returns appended updates in append order', async () => {
+      const store = await createStore()
+      const source = createSource()
+      const updates = [source.type('a'), source.type('b'), source.type('c'), source.delete(0, 1), source.type('d')]
+      for (const update of updates) await store.append('doc', update)
+      expect(plain(await store.load('doc'))).toEqual(updates)
+    })
+
+    it('keeps append order for appends that were not awaited one by one', async () => {
+      const store = await createStore()
+      const source = createSource()
+      const updates = Array.from({ length: 50 }, (_, i) => source.type(String(i % 10)))
+      await Promise.all(updates.map((update) => store.append('doc', update)))
+      expect(plain(await store.load('doc'))).toEqual(updates)
+    })
+
+    it('gives back the written text when the loaded updates are applied', async () => {
+      const store = await createStore()
+      const source = createSource()
+      await store.append('doc', source.type('hello world'))
+      await store.append('doc', source.delete(0, 6))
+      await store.append('doc', source.insert(0, 'brave new '))
+      await store.append('doc', source.type(' 🌍 ünïcødé'))
+      expect(textOf(await store.load('doc'))).toBe('brave new world 🌍 ünïcødé')
+      expect(textOf(await store.load('doc'))).toBe(source.text.toString())
+    })
+
+    for (const withSnapshot of [false, true]) {
+      it(`compacts ${withSnapshot ? 'with' : 'without'} a snapshot argument: same content, one record`, async () => {
+        const store = await createStore()
+        const source = createSource()
+        for (let i = 0; i < 30; i++) await store.append('doc', source.type(`line ${i}\n`))
+        await store.append('doc', source.delete(0, 7))
+        expect(await recordsOf(store, 'doc')).toBe(31)
+
+        await store.compact('doc', withSnapshot ? Y.encodeStateAsUpdate(source.doc) : undefined)
+        const loaded = await store.load('doc')
+        expect(loaded).toHaveLength(1)
+        expect(textOf(loaded)).toBe(source.text.toString())
+        expect(await recordsOf(store, 'doc')).toBe(1)
+
+        // The compacted document keeps accepting appends after its snapshot.
+        await store.append('doc', source.type('after'))
+        expect(textOf(await store.load('doc'))).toBe(source.text.toString())
+        expect(await recordsOf(store, 'doc')).toBe(2)
+        await store.compact('doc')
+        expect(await store.load('doc')).toHaveLength(1)
+        expect(textOf(await store.load('doc'))).toBe(source.text.toString())
+      })
+    }
+
+    it('compacting an unknown or already compacted document changes nothing', async () => {
+      const store = await createStore()
+      await store.compact('never-written')
+      expect(await store.load('never-written')).toEqual([])
+      const source = createSource()
+      await store.append('doc', source.type('once'))
+      await store.compact('doc')
+      const afterFirst = plain(await store.load('doc'))
+      await store.compact('doc')
+      expect(plain(await store.load('doc'))).toEqual(afterFirst)
+      expect(textOf(afterFirst)).toBe('once')
+    })
+
+    it('asks for compaction after policy.maxUpdates updates', async () => {
+      const store = await createStore({ maxUpdates: 5, maxBytes: 1 << 20 })
+      const source = createSource()
+      for (let i = 0; i < 4; i++) await store.append('doc', source.type('x'))
+      expect(store.needsCompaction('doc')).toBe(false)
+      await store.append('doc', source.type('x'))
+      expect(store.needsCompaction('doc')).toBe(true)
+      await store.compact('doc')
+      expect(store.needsCompaction('doc')).toBe(false)
+      for (let i = 0; i < 4; i++) await store.append('doc', source.type('y'))
+      expect(store.needsCompaction('doc')).toBe(false)
+      await store.append('doc', source.type('y'))
+      expect(store.needsCompaction('doc')).toBe(true)
+    })
+
+    it('asks for compaction once the updates since the snapshot outweigh policy.maxBytes and the snapshot', async () => {
+      const store = await createStore({ maxUpdates: 10_000, maxBytes: 200 })
+      const source = createSource()
+      await store.append('doc', source.type('small'))
+      expect(store.needsCompaction('doc')).toBe(false)
+      await store.append('doc', source.type('x'.repeat(250)))
+      expect(store.needsCompaction('doc')).toBe(true)
+      await store.compact('doc')
+      expect(store.needsCompaction('doc')).toBe(false)
+
+      // The snapshot is now larger than maxBytes, so the threshold is the snapshot's size.
+      const snapshotBytes = (await store.load('doc'))[0]?.length ?? 0
+      expect(snapshotBytes).toBeGreaterThan(200)
+      let tailBytes = 0
+      while (tailBytes + 40 < snapshotBytes) {
+        const update = source.type('y'.repeat(10))
+        tailBytes += update.length
+        await store.append('doc', update)
+        expect(store.needsCompaction('doc'), `${tailBytes} of ${snapshotBytes} bytes`).toBe(false)
+      }
+      await store.append('doc', source.type('z'.repeat(100)))
+      expect(store.needsCompaction('doc')).toBe(true)
+    })
+
+    for (const withSnapshot of [false, true]) {
+      it(`loses nothing when compacting ${withSnapshot ? 'with' : 'without'} a snapshot during concurrent appends`, async () => {
+        const store = await createStore({ maxUpdates: 10, maxBytes: 1 << 20 })
+        const source = createSource()
+        const appends: Promise<void>[] = []
+        const compactions: Promise<void>[] = []
+        for (let i = 0; i < 600; i++) {
+          const update = i % 7 === 6 ? source.delete(0, 1) : source.type(String.fromCharCode(97 + (i % 26)))
+          appends.push(store.append('doc', update))
+          if (i % 150 === 75) {
+            // A snapshot may only be passed when it holds everything appended so far; the source's state does.
+            compactions.push(store.compact('doc', withSnapshot ? Y.encodeStateAsUpdate(source.doc) : undefined))
+          }
+          // Let some batches reach the disk between appends so compaction overlaps writes in flight.
+          if (i % 40 === 0) await new Promise((resolve) => setImmediate(resolve))
+        }
+        await Promise.all([...appends, ...compactions])
+        expect(textOf(await store.load('doc'))).toBe(source.text.toString())
+        await store.compact('doc')
+        expect(textOf(await store.load('doc'))).toBe(source.text.toString())
+        expect(await store.load('doc')).toHaveLength(1)
+      })
+    }
+
+    it('lists documents with their bytes, records and last write time', async () => {
+      const store = await createStore()
+      expect(await store.list()).toEqual([])
+      const source = createSource()
+      const before = Date.now()
+      const first = source.type('one')
+      const second = source.type('two')
+      await store.append('alpha', first)
+      await store.append('alpha', second)
+      await store.append('beta', first)
+      const after = Date.now()
+
+      const listed = (await store.list()).sort((a, b) => a.name.localeCompare(b.name))
+      expect(listed.map((info) => info.name)).toEqual(['alpha', 'beta'])
+      const [alpha, beta] = listed
+      expect(alpha).toMatchObject({ records: 2, bytes: first.length + second.length })
+      expect(beta).toMatchObject({ records: 1, bytes: first.length })
+      for (const info of listed) {
+        expect(info.updatedAt).toBeGreaterThanOrEqual(before)
+        expect(info.updatedAt).toBeLessThanOrEqual(after)
+      }
+
+      await store.compact('alpha')
+      const compacted = (await store.list()).find((info) => info.name === 'alpha')
+      expect(compacted?.records).toBe(1)
+      expect(compacted?.bytes).toBe((await store.load('alpha'))[0]?.length)
+    })
+
+    it('deletes a document and everything stored for it', async () => {
+      const store = await createStore()
+      const source = createSource()
+      await store.append('doomed', source.type('bye'))
+      await store.append('doomed', source.type('!'))
+      await store.compact('doomed')
+      await store.append('doomed', source.type('?'))
+      await store.append('kept', source.type('stay'))
+      await store.delete('doomed')
+      expect(await store.load('doomed')).toEqual([])
+      expect((await store.list()).map((info) => info.name)).toEqual(['kept'])
+      expect(store.needsCompaction('doomed')).toBe(false)
+
+      // A deleted name can be written again from scratch.
+      const fresh = createSource()
+      await store.append('doomed', fresh.type('again'))
+      expect(textOf(await store.load('doomed'))).toBe('again')
+    })
+
+    it('keeps documents independent, including names that prefix one another', async () => {
+      const store = await createStore()
+      const names = ['a', 'ab', 'a/b', 'a b', 'ünï/cødé']
+      const byName = new Map(names.map((name) => [name, createSource()]))
+      for (let round = 0; round < 5; round++) {
+        for (const [name, source] of byName) await store.append(name, source.type(`${name}:${round};`))
+      }
+      await store.compact('a')
+      await store.delete('a b')
+      await store.append('ab', byName.get('ab')!.type('more'))
+      for (const [name, source] of byName) {
+        const expected = name === 'a b' ? '' : source.text.toString()
+        expect(textOf(await store.load(name)), name).toBe(expected)
+      }
+      expect(await store.load('a')).toHaveLength(1)
+      expect(await store.load('ab')).toHaveLength(6)
+      expect((await store.list()).map((info) => info.name).sort()).toEqual(['a', 'a/b', 'ab', 'ünï/cødé'])
+    })
+
+    it('rejects use after close', async () => {
+      const store = await createStore()
+      await store.close()
+      await expect(store.load('doc')).rejects.toThrow(/closed/)
+      await expect(store.append('doc', new Uint8Array([0, 0]))).rejects.toThrow(/closed/)
+    })
+  })
+}

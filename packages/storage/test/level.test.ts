@@ -1,0 +1,209 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { type DocInfo, DocumentUnreadableError, LevelDocStore } from '../src/index.js'
+import { describeDocStoreContract, textOf, UpdateSource } from './contract.js'
+
+const directories: string[] = []
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'collab-level-test-'))
+  directories.push(dir)
+  return dir
+}
+
+afterEach(() => {
+  for (const dir of directories.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+describeDocStoreContract('LevelDocStore', {
+  create: (options) => LevelDocStore.open({ path: tempDir(), ...options }),
+})
+
+// The key layout of level-doc-store.ts, repeated here on purpose: these tests write to the database behind the
+// store's back, and a change of layout should make them fail loudly rather than follow silently.
+const recordPrefix = (name: string) => `d\u0000${name}\u0000`
+const recordKey = (name: string, seq: number) => recordPrefix(name) + seq.toString(16).padStart(12, '0')
+const recordKind = { update: 1, snapshot: 2 }
+
+/** Opens the raw database of a closed store (one handle at a time, STACK.md trap 8). */
+async function withRawDb<T>(path: string, use: (db: ClassicLevel<string, Uint8Array>) => Promise<T>): Promise<T> {
+  const db = new ClassicLevel<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  await db.open()
+  try {
+    return await use(db)
+  } finally {
+    await db.close()
+  }
+}
+
+async function rawRecords(db: ClassicLevel<string, Uint8Array>, name: string): Promise<Array<[string, Uint8Array]>> {
+  const records: Array<[string, Uint8Array]> = []
+  for await (const entry of db.iterator({ gte: recordPrefix(name), lt: `d\u0000${name}\u0001` })) records.push(entry)
+  return records
+}
+
+describe('LevelDocStore on disk', () => {
+  const open: LevelDocStore[] = []
+  const sources: UpdateSource[] = []
+
+  async function openStore(path: string, maxUpdates = 10_000): Promise<LevelDocStore> {
+    const store = await LevelDocStore.open({ path, compaction: { maxUpdates } })
+    open.push(store)
+    return store
+  }
+
+  function createSource(): UpdateSource {
+    const source = new UpdateSource()
+    sources.push(source)
+    return source
+  }
+
+  afterEach(async () => {
+    for (const source of sources.splice(0)) source.destroy()
+    await Promise.all(open.splice(0).map((store) => store.close()))
+  })
+
+  it('keeps content and listing figures across close and reopen', async () => {
+    const path = tempDir()
+    const source = createSource()
+    const other = createSource()
+    const first = await openStore(path)
+    for (let i = 0; i < 20; i++) await first.append('doc', source.type(`${i},`))
+    await first.compact('doc')
+    for (let i = 0; i < 5; i++) await first.append('doc', source.type(`tail${i},`))
+    await first.append('other', other.type('independent'))
+    const listedBefore = sortByName(await first.list())
+    await first.close()
+
+    const second = await openStore(path)
+    expect(sortByName(await second.list())).toEqual(listedBefore)
+    expect(textOf(await second.load('doc'))).toBe(source.text.toString())
+    expect(await second.load('doc')).toHaveLength(6)
+    expect(textOf(await second.load('other'))).toBe('independent')
+  })
+
+  it('continues the sequence of a reopened document that is appended to before it is loaded', async () => {
+    const path = tempDir()
+    const source = createSource()
+    const first = await openStore(path)
+    for (let i = 0; i < 3; i++) await first.append('doc', source.type(`before${i} `))
+    await first.close()
+
+    const second = await openStore(path, 5)
+    // No load first: the store must find the last sequence number itself, or it would overwrite stored records.
+    await second.append('doc', source.type('after0 '))
+    await second.append('doc', source.type('after1 '))
+    expect(second.needsCompaction('doc')).toBe(true)
+    expect(await second.load('doc')).toHaveLength(5)
+    expect(textOf(await second.load('doc'))).toBe(source.text.toString())
+    await second.compact('doc')
+    await second.close()
+
+    const third = await openStore(path)
+    expect(textOf(await third.load('doc'))).toBe(source.text.toString())
+  })
+
+  it('knows after a reopen and load whether a document needs compaction', async () => {
+    const path = tempDir()
+    const source = createSource()
+    const first = await openStore(path, 4)
+    for (let i = 0; i < 3; i++) await first.append('doc', source.type('x'))
+    await first.close()
+
+    const second = await openStore(path, 4)
+    expect(second.needsCompaction('doc')).toBe(false)
+    await second.load('doc')
+    expect(second.needsCompaction('doc')).toBe(false)
+    await second.append('doc', source.type('x'))
+    expect(second.needsCompaction('doc')).toBe(true)
+  })
+
+  it('leaves exactly one snapshot record, under the last merged sequence number, after compaction', async () => {
+    const path = tempDir()
+    const source = createSource()
+    const store = await openStore(path)
+    for (let i = 0; i < 40; i++) await store.append('doc', source.type(`${i} `))
+    await store.append('doc', source.delete(0, 10))
+    await store.compact('doc')
+    await store.close()
+
+    const records = await withRawDb(path, (db) => rawRecords(db, 'doc'))
+    expect(records).toHaveLength(1)
+    const [key, value] = records[0]!
+    expect(key).toBe(recordKey('doc', 41))
+    expect(value[0]).toBe(recordKind.snapshot)
+
+    const reopened = await openStore(path)
+    expect(textOf(await reopened.load('doc'))).toBe(source.text.toString())
+    // A snapshot passed by the caller is stored as given, also in a single record.
+    await reopened.append('doc', source.type('!'))
+    await reopened.compact('doc', Y.encodeStateAsUpdate(source.doc))
+    await reopened.close()
+    const afterSecond = await withRawDb(path, (db) => rawRecords(db, 'doc'))
+    expect(afterSecond.map(([k, v]) => [k, v[0]])).toEqual([[recordKey('doc', 42), recordKind.snapshot]])
+  })
+
+  it('refuses to load a document with an undecodable record, naming the document', async () => {
+    const path = tempDir()
+    const source = createSource()
+    const store = await openStore(path)
+    await store.append('broken/doc', source.type('precious work'))
+    await store.append('healthy', createSource().type('fine'))
+    await store.close()
+
+    await withRawDb(path, async (db) => {
+      await db.put(recordKey('broken/doc', 2), new Uint8Array([0xde, 0xad, 0xbe, 0xef, 0x00, 0x01, 0x02]))
+    })
+
+    const reopened = await openStore(path)
+    const failure = reopened.load('broken/doc')
+    await expect(failure).rejects.toBeInstanceOf(DocumentUnreadableError)
+    await expect(failure).rejects.toThrow(/"broken\/doc".*record 2.*unknown record kind 222/)
+    // One damaged document does not make the others unreadable.
+    expect(textOf(await reopened.load('healthy'))).toBe('fine')
+  })
+
+  it('refuses to load a document whose stored record was damaged (checksum mismatch)', async () => {
+    const path = tempDir()
+    const source = createSource()
+    const store = await openStore(path)
+    await store.append('doc', source.type('one'))
+    await store.append('doc', source.type('two'))
+    await store.close()
+
+    await withRawDb(path, async (db) => {
+      const records = await rawRecords(db, 'doc')
+      const [key, value] = records[0]!
+      const damaged = value.slice()
+      damaged[damaged.length - 1] = (damaged[damaged.length - 1]! + 1) % 256
+      await db.put(key, damaged)
+    })
+
+    const reopened = await openStore(path)
+    const failure = reopened.load('doc')
+    await expect(failure).rejects.toBeInstanceOf(DocumentUnreadableError)
+    await expect(failure).rejects.toThrow(/document "doc" cannot be read: record 1: checksum mismatch/)
+  })
+
+  it('refuses to load a record shorter than its header', async () => {
+    const path = tempDir()
+    await withRawDb(path, (db) => db.put(recordKey('short', 1), new Uint8Array([recordKind.update, 0, 0])))
+    const store = await openStore(path)
+    await expect(store.load('short')).rejects.toThrow(DocumentUnreadableError)
+    await expect(store.load('short')).rejects.toThrow(/"short".*shorter than its header/)
+  })
+
+  it('cannot open a directory another handle has open', async () => {
+    const path = tempDir()
+    await openStore(path)
+    await expect(LevelDocStore.open({ path })).rejects.toThrow()
+  })
+})
+
+function sortByName(docs: DocInfo[]): DocInfo[] {
+  return [...docs].sort((a, b) => a.name.localeCompare(b.name))
+}
