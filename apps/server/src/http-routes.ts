@@ -6,6 +6,8 @@ import { serveStatic } from './static-files.js'
 /** What the HTTP routes need. */
 export interface HttpContext {
   store: DocStore
+  /** Live figures for /healthz. */
+  stats(): { rooms: number; connections: number }
   logger: Logger
   webRoot: string | undefined
   isShuttingDown(): boolean
@@ -25,7 +27,13 @@ export function createRequestHandler(ctx: HttpContext) {
 async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const pathname = (req.url ?? '/').split('?')[0] ?? '/'
   if (pathname === '/healthz') {
-    sendJson(res, ctx.isShuttingDown() ? 503 : 200, { status: ctx.isShuttingDown() ? 'shutting down' : 'ok' })
+    const memory = process.memoryUsage()
+    sendJson(res, ctx.isShuttingDown() ? 503 : 200, {
+      status: ctx.isShuttingDown() ? 'shutting down' : 'ok',
+      ...ctx.stats(),
+      memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+      uptimeSeconds: Math.round(process.uptime()),
+    })
     return
   }
   if (pathname === '/api/docs') {

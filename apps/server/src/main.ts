@@ -38,7 +38,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const sync = createSyncServer({ ...options.sync, store, logger })
   const webRoot = options.webRoot ?? (existsSync(defaultWebRoot) ? defaultWebRoot : undefined)
   let shuttingDown = false
-  const http = createServer(createRequestHandler({ store, logger, webRoot, isShuttingDown: () => shuttingDown }))
+  const http = createServer(
+    createRequestHandler({
+      store,
+      logger,
+      webRoot,
+      isShuttingDown: () => shuttingDown,
+      stats: () => ({ rooms: sync.roomCount, connections: sync.connectionCount }),
+    }),
+  )
   sync.attach(http)
   try {
     await new Promise<void>((resolvePromise, reject) => {
