@@ -117,7 +117,7 @@ describe('collab-server CLI', () => {
 
     const health = await fetch(`${url}/healthz`)
     expect(health.status).toBe(200)
-    expect(await health.json()).toEqual({ status: 'ok' })
+    expect(await health.json()).toMatchObject({ status: 'ok', rooms: 0, connections: 0 })
     const empty = (await (await fetch(`${url}/api/docs`)).json()) as DocsResponse
     expect(empty.docs).toEqual([])
 
