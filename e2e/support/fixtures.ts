@@ -26,7 +26,9 @@ export const test = base.extend<Fixtures>({
   // biome-ignore lint/correctness/noEmptyPattern: Playwright fixtures take their dependencies by destructuring
   server: async ({}, use) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'collab-e2e-'))
-    let current = await startServerProcess({ dataDir })
+    // Authentication on, with development tokens, as the web app is used against a real deployment ([AU6]).
+    const args = ['--dev-tokens']
+    let current = await startServerProcess({ dataDir, args })
     const handle: ServerHandle = {
       url: current.url,
       dataDir,
@@ -34,7 +36,7 @@ export const test = base.extend<Fixtures>({
       async restart(signal = 'SIGTERM', downMs = 0) {
         await current.stop(signal)
         if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs))
-        current = await startServerProcess({ dataDir, port: current.port })
+        current = await startServerProcess({ dataDir, port: current.port, args })
         handle.process = current
       },
     }

@@ -3,22 +3,20 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createSyncServer, type SyncServerOptions } from '@collab/server'
+import { type Authenticate, createSyncServer, type SyncServerOptions } from '@collab/server'
 import { LevelDocStore } from '@collab/storage'
 import type { Logger } from 'pino'
-import { createRequestHandler } from './http-routes.js'
+import { jwtAuthenticate, randomSecret, TokenVerifier } from './auth.js'
+import type { ServerConfig } from './config.js'
+import { createRequestHandler, type HttpAuth } from './http-routes.js'
 
-/** Options of {@link startServer}. */
-export interface StartOptions {
-  host: string
-  port: number
-  dataDir: string
-  logger: Logger
-  /** Directory of the built web app; defaults to apps/web/dist of this checkout when it exists. */
-  webRoot?: string | undefined
-  /** Overrides of the sync engine's timings and limits (tests shorten them). */
-  sync?: Omit<SyncServerOptions, 'store' | 'logger'>
-}
+/** Options of {@link startServer}: the configuration, a logger, and engine overrides for tests. */
+export type StartOptions = Pick<ServerConfig, 'host' | 'port' | 'dataDir'> &
+  Partial<Omit<ServerConfig, 'host' | 'port' | 'dataDir'>> & {
+    logger: Logger
+    /** Overrides of the sync engine's timings and limits (tests shorten them). */
+    sync?: Omit<SyncServerOptions, 'store' | 'logger'>
+  }
 
 /** A running server. */
 export interface RunningServer {
@@ -34,8 +32,28 @@ const defaultWebRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../w
 /** Opens the store, starts HTTP and WebSocket on one port, and resolves once it is listening. */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { logger } = options
+  const auth = authFrom(options, logger)
   const store = await LevelDocStore.open({ path: options.dataDir })
-  const sync = createSyncServer({ ...options.sync, store, logger })
+  const sync = createSyncServer({
+    store,
+    logger,
+    ...(auth.authenticate && { authenticate: auth.authenticate }),
+    ...(options.allowedOrigins && { allowedOrigins: options.allowedOrigins }),
+    trustProxy: options.trustProxy ?? false,
+    limits: {
+      ...(options.maxMessageBytes !== undefined && { maxMessageBytes: options.maxMessageBytes }),
+      ...(options.messagesPerSecond !== undefined && {
+        messagesPerSecond: options.messagesPerSecond,
+        messageBurst: options.messagesPerSecond * 10,
+      }),
+      ...(options.bytesPerSecond !== undefined && {
+        bytesPerSecond: options.bytesPerSecond,
+        byteBurst: options.bytesPerSecond * 8,
+      }),
+      ...(options.connectionsPerAddress !== undefined && { connectionsPerAddress: options.connectionsPerAddress }),
+    },
+    ...options.sync,
+  })
   const webRoot = options.webRoot ?? (existsSync(defaultWebRoot) ? defaultWebRoot : undefined)
   let shuttingDown = false
   const http = createServer(
@@ -43,6 +61,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       store,
       logger,
       webRoot,
+      auth: auth.http,
       isShuttingDown: () => shuttingDown,
       stats: () => ({ rooms: sync.roomCount, connections: sync.connectionCount }),
     }),
@@ -78,5 +97,34 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       })()
       return closing
     },
+  }
+}
+
+/** Builds token verification from the configuration, and says loudly when there is none ([AU5]). */
+function authFrom(options: StartOptions, logger: Logger): { authenticate: Authenticate | null; http: HttpAuth } {
+  const secret = options.authSecret ?? (options.devTokens ? randomSecret() : undefined)
+  const jwt = {
+    secret,
+    publicKey: options.authPublicKey,
+    issuer: options.authIssuer,
+    audience: options.authAudience,
+  }
+  if (!secret && !options.authPublicKey) {
+    logger.warn(
+      'AUTHENTICATION IS OFF: anyone who can reach this port can read and change every document. ' +
+        'Fine on your own machine; elsewhere set AUTH_SECRET or AUTH_PUBLIC_KEY (docs/SECURITY.md).',
+    )
+    return { authenticate: null, http: { verifier: null, devTokens: null } }
+  }
+  const verifier = new TokenVerifier(jwt)
+  if (options.devTokens) {
+    logger.warn(
+      'DEVELOPMENT TOKENS ARE ON: /api/dev-token gives anyone who asks a token for every document. ' +
+        'Never enable this on a server others can reach.',
+    )
+  }
+  return {
+    authenticate: jwtAuthenticate(verifier),
+    http: { verifier, devTokens: options.devTokens && secret ? { ...jwt, secret } : null },
   }
 }

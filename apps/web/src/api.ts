@@ -1,3 +1,5 @@
+import { currentToken } from './auth.js'
+
 /** One stored document, as `GET /api/docs` lists it. */
 export interface DocSummary {
   name: string
@@ -7,9 +9,14 @@ export interface DocSummary {
   updatedAt: number
 }
 
-/** The documents on the server, most recently changed first. */
+/** The documents on the server (those the token opens), most recently changed first. */
 export async function fetchDocs(signal?: AbortSignal): Promise<DocSummary[]> {
-  const response = await fetch('/api/docs', { signal: signal ?? null, headers: { accept: 'application/json' } })
+  const token = await currentToken()
+  const response = await fetch('/api/docs', {
+    signal: signal ?? null,
+    headers: { accept: 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+  })
+  if (response.status === 401) throw new Error('this server requires sign-in to list documents')
   if (!response.ok) throw new Error(`GET /api/docs answered ${response.status}`)
   const body: unknown = await response.json()
   const docs = (body as { docs?: unknown }).docs

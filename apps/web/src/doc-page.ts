@@ -1,4 +1,5 @@
 import { createCollabEditor, type ProviderStatus } from '@collab/editor'
+import { currentToken } from './auth.js'
 import { brandMark } from './brand.js'
 import { copyText } from './copy-link.js'
 import { docNameProblem } from './doc-names.js'
@@ -41,6 +42,7 @@ export function mountDocPage(root: HTMLElement, name: string): () => void {
     serverUrl: syncServerUrl(),
     docName: name,
     user: loadIdentity(),
+    token: currentToken,
   })
   const indicators = createStatusIndicators()
   const presence = createPresenceBar(editor.awareness, (anchor) => toggleIdentityForm(anchor))

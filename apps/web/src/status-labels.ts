@@ -27,6 +27,7 @@ export function connectionLabel(status: ProviderStatus): StatusLabel {
  * changes while disconnected cannot be on their way, so they are "Unsaved" rather than "Saving…".
  */
 export function saveLabel(status: ProviderStatus): StatusLabel {
+  if (status.readOnly) return { text: 'Read only', tone: 'busy' }
   if (!status.unsaved) return { text: 'Saved', tone: 'good' }
   const online = status.connection === 'connected' || status.connection === 'synced'
   return online ? { text: 'Saving…', tone: 'busy' } : { text: 'Unsaved changes', tone: 'bad' }

@@ -11,6 +11,12 @@ const editor = createCollabEditor({
   serverUrl: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`,
   docName: new URLSearchParams(location.search).get('doc') ?? 'embed-example',
   user: { name: 'Guest', color: '#2f80ed' },
+  // Called before every connection. A real app asks its own backend for a token (docs/SECURITY.md); this example
+  // uses the collab server's development tokens when they are on, and no token when authentication is off.
+  token: async () => {
+    const response = await fetch('/api/dev-token')
+    return response.ok ? ((await response.json()) as { token: string }).token : ''
+  },
 })
 
 const showStatus = (status: ProviderStatus) => {

@@ -1,6 +1,6 @@
 import { Compartment, type Extension } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
-import { CollabProvider, type ProviderStatus } from '@collab/provider'
+import { CollabProvider, type ProviderStatus, type TokenSource } from '@collab/provider'
 import { basicSetup } from 'codemirror'
 import { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
@@ -22,7 +22,7 @@ export interface CollabEditorOptions {
   /** Who is typing, as shown to everyone else. Change it later with {@link CollabEditor.setUser}. */
   user: CollabUser
   /** Credentials sent to the server's auth hook, or a function that fetches fresh ones for each connection. */
-  token?: string | (() => string | Promise<string>)
+  token?: string | TokenSource
   /** More CodeMirror extensions (a language, keymaps, a theme); they come after the built-in ones. */
   extensions?: Extension[]
   /** The WebSocket constructor to use, for environments without a global one. */
@@ -74,9 +74,11 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
     ...(WebSocketImpl !== undefined && { WebSocketImpl }),
   })
 
-  // A document the server refused for good (4401/4403/4404) becomes read-only: edits could never be saved.
+  // Read-only when the server says this connection may only read, or refused the document for good
+  // (4401/4403/4404): edits could never be saved.
   const editability = new Compartment()
-  const editableWhen = (status: ProviderStatus) => EditorView.editable.of(status.error === null)
+  const canEdit = (status: ProviderStatus) => status.error === null && !status.readOnly
+  const editableWhen = (status: ProviderStatus) => EditorView.editable.of(canEdit(status))
   const view = new EditorView({
     doc: ytext.toString(),
     extensions: [
@@ -91,10 +93,10 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
     parent,
   })
 
-  let refused = provider.status.error !== null
-  const stopWatchingRefusal = provider.onStatus((status) => {
-    if (refused === (status.error !== null)) return
-    refused = status.error !== null
+  let editable = canEdit(provider.status)
+  const stopWatchingAccess = provider.onStatus((status) => {
+    if (editable === canEdit(status)) return
+    editable = canEdit(status)
     view.dispatch({ effects: editability.reconfigure(editableWhen(status)) })
   })
 
@@ -115,7 +117,7 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
     destroy() {
       if (destroyed) return
       destroyed = true
-      stopWatchingRefusal()
+      stopWatchingAccess()
       view.destroy()
       provider.destroy()
       // The provider does not own the awareness: without this its renewal interval keeps running.

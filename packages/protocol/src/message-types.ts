@@ -31,6 +31,8 @@ export const Capability = {
   Heartbeat: 'heartbeat',
   /** Wants `Saved` acknowledgements. */
   SaveAck: 'save-ack',
+  /** Server to client only: this connection may read but not write; its updates are dropped ([AU3]). */
+  ReadOnly: 'read-only',
 } as const
 
 /** One of the values of {@link Capability}; unknown capability strings are kept as plain strings. */

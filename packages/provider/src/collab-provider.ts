@@ -1,5 +1,6 @@
 import {
   Capability,
+  CloseCode,
   decodeMessage,
   encodeAwareness,
   encodeHello,
@@ -26,10 +27,11 @@ export interface CollabProviderOptions {
   /** Presence to share; created (and destroyed with the provider) when omitted. */
   awareness?: Awareness
   /**
-   * Credentials sent as the `token` query parameter. A function is called before every connection attempt, so it
-   * can refresh an expired token.
+   * Credentials for the server's authentication ([AU1]). A function is called before every connection attempt, so
+   * it can refresh an expired token; `afterRefusal` is true when the server just refused the previous token (4401),
+   * so a cached token must not be reused.
    */
-  token?: string | (() => string | Promise<string>)
+  token?: string | TokenSource
   /** The WebSocket class; defaults to the global one (Node 20 has none: pass `WebSocket` from `ws`). */
   WebSocketImpl?: typeof WebSocket
   /** Connect at once. Default true. */
@@ -44,6 +46,9 @@ export interface CollabProviderOptions {
 }
 
 type StatusListener = (status: ProviderStatus) => void
+
+/** A function that supplies the token for the next connection attempt. */
+export type TokenSource = (attempt: { afterRefusal: boolean }) => string | Promise<string>
 
 const clientCapabilities = [Capability.Heartbeat, Capability.SaveAck]
 
@@ -62,7 +67,7 @@ export class CollabProvider {
   private readonly ownsAwareness: boolean
   private readonly WebSocketImpl: typeof WebSocket
   private readonly listeners = new Set<StatusListener>()
-  private currentStatus: ProviderStatus = { connection: 'offline', unsaved: false, error: null }
+  private currentStatus: ProviderStatus = { connection: 'offline', unsaved: false, readOnly: false, error: null }
 
   private ws: WebSocket | null = null
   /** Incremented by every connect and disconnect, so an attempt still resolving its token knows it is stale. */
@@ -76,6 +81,10 @@ export class CollabProvider {
   private lastHeardAt = 0
   private lastPingAt = 0
   private synced = false
+  /** Whether the 4401 retry with a fresh token was used since the server last let us in. */
+  private retriedAuth = false
+  /** The server refused the last token; the token source is told so it fetches a fresh one. */
+  private refusedToken = false
   /** Capabilities the server answered with, or null until (unless) it answers our hello. */
   private serverCapabilities: ReadonlySet<string> | null = null
 
@@ -164,9 +173,9 @@ export class CollabProvider {
   private async open(attempt: number): Promise<void> {
     // While the browser reports no network, attempts go on quietly and the status stays "offline".
     this.update({ connection: browserIsOffline() ? 'offline' : 'connecting', error: null })
-    let url: string
+    let target: { url: string; protocols: string[] }
     try {
-      url = await this.connectionUrl()
+      target = await this.connectionTarget()
     } catch (err) {
       if (attempt !== this.attempt) return
       this.report('the token callback failed; retrying', err)
@@ -177,7 +186,10 @@ export class CollabProvider {
     if (attempt !== this.attempt || !this.wantConnected) return
     let ws: WebSocket
     try {
-      ws = new this.WebSocketImpl(url)
+      ws =
+        target.protocols.length > 0
+          ? new this.WebSocketImpl(target.url, target.protocols)
+          : new this.WebSocketImpl(target.url)
     } catch (err) {
       // An unparsable URL will not parse better on the next try.
       this.wantConnected = false
@@ -193,11 +205,20 @@ export class CollabProvider {
     ws.onerror = () => undefined
   }
 
-  private async connectionUrl(): Promise<string> {
-    const base = this.options.serverUrl.replace(/\/+$/, '')
-    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token
-    const query = token ? `?token=${encodeURIComponent(token)}` : ''
-    return `${base}/${encodeURIComponent(this.options.docName)}${query}`
+  /**
+   * Where to connect, and the subprotocols to offer. A token travels as the subprotocol `token.<token>` beside
+   * `collab`: browsers cannot set headers on a WebSocket, and unlike a URL this header is not written to proxies'
+   * access logs. Tokens with characters a subprotocol cannot hold fall back to the `token` query parameter.
+   */
+  private async connectionTarget(): Promise<{ url: string; protocols: string[] }> {
+    const base = `${this.options.serverUrl.replace(/\/+$/, '')}/${encodeURIComponent(this.options.docName)}`
+    const token =
+      typeof this.options.token === 'function'
+        ? await this.options.token({ afterRefusal: this.refusedToken })
+        : this.options.token
+    if (!token) return { url: base, protocols: [] }
+    if (/^[A-Za-z0-9._~-]+$/.test(token)) return { url: base, protocols: ['collab', `token.${token}`] }
+    return { url: `${base}?token=${encodeURIComponent(token)}`, protocols: [] }
   }
 
   private onOpen(ws: WebSocket): void {
@@ -243,6 +264,9 @@ export class CollabProvider {
         Y.applyUpdate(this.doc, message.update, this)
         if (!this.synced) {
           this.synced = true
+          // The server let us in, so the next 4401 (an expiry) deserves a fresh-token retry again.
+          this.retriedAuth = false
+          this.refusedToken = false
           // A server that did not answer hello (a stock y-websocket server) sends no acknowledgements; what it has
           // received is the best we can know.
           if (this.serverCapabilities === null) this.serverCapabilities = new Set()
@@ -261,6 +285,7 @@ export class CollabProvider {
         return
       case 'hello':
         this.serverCapabilities = new Set(message.capabilities)
+        this.update({ readOnly: this.serverCapabilities.has(Capability.ReadOnly) })
         this.refreshSaved()
         return
       case 'ping':
@@ -357,6 +382,14 @@ export class CollabProvider {
     this.synced = false
     const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID)
     if (others.length > 0) removeAwarenessStates(this.awareness, others, this)
+    // An expired token is the usual 4401: with a token callback, try once more at once with a fresh token.
+    if (code === CloseCode.NotAuthenticated && typeof this.options.token === 'function' && !this.retriedAuth) {
+      this.retriedAuth = true
+      this.refusedToken = true
+      this.update({ connection: 'connecting' })
+      if (this.wantConnected) void this.open(++this.attempt)
+      return
+    }
     if (isTerminalCloseCode(code)) {
       this.wantConnected = false
       this.update({ connection: 'offline', error: { code, reason: reason || `closed with ${code}` } })

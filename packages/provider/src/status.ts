@@ -11,6 +11,8 @@ export interface ProviderStatus {
   connection: ConnectionStatus
   /** Local changes the server has not yet acknowledged as durably stored. */
   unsaved: boolean
+  /** The server lets this connection read but not write ([AU3]); local edits would not be stored. */
+  readOnly: boolean
   /** Set when the server refused us for good (4401/4403/4404); the provider stopped retrying. */
   error: { code: number; reason: string } | null
 }
@@ -19,6 +21,7 @@ export function sameStatus(a: ProviderStatus, b: ProviderStatus): boolean {
   return (
     a.connection === b.connection &&
     a.unsaved === b.unsaved &&
+    a.readOnly === b.readOnly &&
     a.error?.code === b.error?.code &&
     a.error?.reason === b.error?.reason
   )

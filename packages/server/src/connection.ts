@@ -1,5 +1,8 @@
 import { Capability, encodeSaved } from '@collab/protocol'
 import type { WebSocket } from 'ws'
+import type { Access } from './auth.js'
+import { defaultLimits, type Limits } from './limits.js'
+import { TokenBucket } from './rate-limiter.js'
 
 let nextConnectionId = 1
 
@@ -23,12 +26,32 @@ export class Connection {
   private savedSent = 0
   private ackScheduled = false
   closed = false
+  /** What the connection may do; read-only connections' updates are dropped ([AU3]). */
+  access: Access = 'write'
+  /** Who this is, from the auth hook, for log lines. */
+  user: string | undefined
+  /** When the connection's credentials expire (ms since the epoch). */
+  expiresAt: number | undefined
+  /** Updates dropped because the connection may only read. */
+  droppedUpdates = 0
+  private readonly messageBudget: TokenBucket
+  private readonly byteBudget: TokenBucket
 
   constructor(
     readonly ws: WebSocket,
     readonly docName: string,
     readonly remoteAddress: string,
-  ) {}
+    limits: Limits = defaultLimits,
+  ) {
+    const now = Date.now()
+    this.messageBudget = new TokenBucket(limits.messagesPerSecond, limits.messageBurst, now)
+    this.byteBudget = new TokenBucket(limits.bytesPerSecond, limits.byteBurst, now)
+  }
+
+  /** Charges one received message against the connection's rate limits; false once it exceeds them ([LM2]). */
+  withinRate(bytes: number, now: number): boolean {
+    return this.messageBudget.take(1, now) && this.byteBudget.take(bytes, now)
+  }
 
   get wantsSaveAck(): boolean {
     return this.capabilities.has(Capability.SaveAck)

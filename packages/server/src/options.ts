@@ -1,5 +1,7 @@
 import type { DocStore } from '@collab/storage'
 import type { Logger } from 'pino'
+import type { Authenticate } from './auth.js'
+import type { Limits } from './limits.js'
 
 /** Options of {@link createSyncServer}. */
 export interface SyncServerOptions {
@@ -7,6 +9,19 @@ export interface SyncServerOptions {
   store: DocStore
   /** Structured logger; a silent one by default. */
   logger?: Logger
+  /**
+   * Decides who may connect to which document and with what access. Without it every connection may write every
+   * document, which is only fit for local use.
+   */
+  authenticate?: Authenticate
+  /**
+   * Origins (`https://app.example.com`) browsers may connect from; upgrades from other origins get HTTP 403.
+   * Requests without an Origin header (non-browser clients) are not affected. Default: any origin.
+   */
+  allowedOrigins?: readonly string[]
+  /** Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy). Default false. */
+  trustProxy?: boolean
+  limits?: Partial<Limits>
   /**
    * How often the server sends WebSocket ping frames, in ms. Default 2,500. With the default timeout a dead
    * client is terminated, and its presence removed for everyone else, within 9 s ([LV1]).
@@ -16,15 +31,24 @@ export interface SyncServerOptions {
   connectionTimeoutMs?: number
   /** How long a room with no connections stays loaded before it is flushed and unloaded. Default 10,000 ms. */
   roomGraceMs?: number
-  /** Largest accepted message in bytes; larger ones close the connection with 1009. Default 16 MiB. */
+  /** Largest accepted message in bytes; shorthand for `limits.maxMessageBytes`. */
   maxMessageBytes?: number
 }
 
-export type ResolvedSyncServerOptions = Required<SyncServerOptions>
+export interface ResolvedSyncServerOptions {
+  store: DocStore
+  logger: Logger
+  authenticate: Authenticate | null
+  allowedOrigins: ReadonlySet<string> | null
+  trustProxy: boolean
+  limits: Limits
+  pingIntervalMs: number
+  connectionTimeoutMs: number
+  roomGraceMs: number
+}
 
 export const syncServerDefaults = {
   pingIntervalMs: 2_500,
   connectionTimeoutMs: 6_000,
   roomGraceMs: 10_000,
-  maxMessageBytes: 16 * 1024 * 1024,
 } as const

@@ -22,6 +22,9 @@ export class RoomAwareness {
    */
   private readonly claims = new Map<number, { conn: Connection; entry: AwarenessEntry }>()
 
+  /** @param clientIdsPerConnection how many client IDs one connection may introduce ([LM3]). */
+  constructor(private readonly clientIdsPerConnection = Number.POSITIVE_INFINITY) {}
+
   /**
    * Applies what `conn` sent and returns the awareness update to relay to everyone (the received bytes when
    * every entry was accepted), or `null` when nothing changed.
@@ -34,6 +37,7 @@ export class RoomAwareness {
         this.claims.set(entry.clientID, { conn, entry })
         continue
       }
+      if (!conn.clientIds.has(entry.clientID) && conn.clientIds.size >= this.clientIdsPerConnection) continue
       const knownClock = known?.clock ?? 0
       const present = known !== undefined && known.state !== null
       const newer = entry.clock > knownClock

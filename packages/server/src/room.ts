@@ -10,12 +10,14 @@ import { type DocStore, DocumentUnreadableError } from '@collab/storage'
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import type { Connection } from './connection.js'
+import type { Limits } from './limits.js'
 import { RoomAwareness } from './room-awareness.js'
 
 /** What a room needs from the server that owns it. */
 export interface RoomContext {
   store: DocStore
   logger: Logger
+  limits: Limits
   /** Called when the room has no connections left and its grace period ended, or when it failed. */
   onIdle(room: Room): void
 }
@@ -28,7 +30,7 @@ type RoomState = 'loading' | 'ready' | 'failed' | 'unloaded'
  */
 export class Room {
   readonly doc = new Y.Doc({ gc: true })
-  readonly awareness = new RoomAwareness()
+  readonly awareness: RoomAwareness
   readonly connections = new Set<Connection>()
   private state: RoomState = 'loading'
   /** Messages that arrived before the document was loaded, answered in order once it is ([SV1]). */
@@ -46,6 +48,7 @@ export class Room {
     /** An unload of the same document still flushing; loading waits for it so nothing is read half-written. */
     previousUnload: Promise<void> | undefined,
   ) {
+    this.awareness = new RoomAwareness(ctx.limits.clientIdsPerConnection)
     this.loaded = this.load(previousUnload)
   }
 
@@ -151,6 +154,11 @@ export class Room {
         this.applyClientUpdate(conn, message.update)
         return
       case 'awareness': {
+        if (message.update.length > this.ctx.limits.maxAwarenessBytes) {
+          this.ctx.logger.warn({ doc: this.name, conn: conn.id, bytes: message.update.length }, 'awareness too large')
+          this.drop(conn, CloseCode.BadMessage, 'awareness update too large')
+          return
+        }
         const relayed = this.awareness.apply(conn, message.entries, message.update)
         if (relayed) this.broadcast(encodeAwareness(relayed), null)
         return
@@ -169,6 +177,17 @@ export class Room {
 
   private applyClientUpdate(conn: Connection, update: Uint8Array): void {
     const seq = ++conn.docMessages
+    if (conn.access === 'read') {
+      // Dropped, never acknowledged (it is not stored), and logged without flooding the log ([AU3]).
+      conn.droppedUpdates++
+      if (conn.droppedUpdates === 1 || conn.droppedUpdates % 100 === 0) {
+        this.ctx.logger.warn(
+          { doc: this.name, conn: conn.id, user: conn.user, dropped: conn.droppedUpdates },
+          'update from a read-only connection dropped',
+        )
+      }
+      return
+    }
     try {
       // Yjs integrates an update's structs before it reads its delete set, so a truncated delete set would throw
       // after part of the update was applied, relayed and stored. Decoding it fully first keeps a bad update out

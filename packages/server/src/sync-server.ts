@@ -3,7 +3,9 @@ import type { Duplex } from 'node:stream'
 import { Capability, CloseCode, decodeMessage, docNameError, encodeHello, encodePong } from '@collab/protocol'
 import { pino } from 'pino'
 import { type RawData, type WebSocket, WebSocketServer } from 'ws'
+import { collabSubprotocol, tokenFromRequest } from './auth.js'
 import { Connection } from './connection.js'
+import { defaultLimits, type Limits } from './limits.js'
 import { type ResolvedSyncServerOptions, type SyncServerOptions, syncServerDefaults } from './options.js'
 import { Room, type RoomContext } from './room.js'
 
@@ -31,11 +33,21 @@ export interface SyncServer {
 
 /** Creates the sync engine. It serves nothing until attached to an HTTP server (or fed upgrades). */
 export function createSyncServer(options: SyncServerOptions): SyncServer {
+  const limits: Limits = {
+    ...defaultLimits,
+    ...stripUndefined(options.limits ?? {}),
+    ...(options.maxMessageBytes !== undefined && { maxMessageBytes: options.maxMessageBytes }),
+  }
   return new SyncServerImpl({
-    ...syncServerDefaults,
-    logger: pino({ level: 'silent' }),
-    ...stripUndefined(options),
     store: options.store,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    authenticate: options.authenticate ?? null,
+    allowedOrigins: options.allowedOrigins ? new Set(options.allowedOrigins) : null,
+    trustProxy: options.trustProxy ?? false,
+    limits,
+    pingIntervalMs: options.pingIntervalMs ?? syncServerDefaults.pingIntervalMs,
+    connectionTimeoutMs: options.connectionTimeoutMs ?? syncServerDefaults.connectionTimeoutMs,
+    roomGraceMs: options.roomGraceMs ?? syncServerDefaults.roomGraceMs,
   })
 }
 
@@ -48,15 +60,28 @@ class SyncServerImpl implements SyncServer {
   private readonly rooms = new Map<string, Room>()
   private readonly unloading = new Map<string, Promise<void>>()
   private readonly idleTimers = new Map<Room, NodeJS.Timeout>()
-  private readonly connections = new Set<Connection>()
+  /** Every open connection, and the room of those that passed authentication. */
+  private readonly connections = new Map<Connection, Room | null>()
+  private readonly perAddress = new Map<string, number>()
   private readonly sweepTimer: NodeJS.Timeout
   private readonly roomContext: RoomContext
   private closing: Promise<void> | null = null
 
   constructor(private readonly options: ResolvedSyncServerOptions) {
-    // permessage-deflate costs 7-9x throughput on keystroke-sized messages (STACK.md trap 13).
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false })
-    this.roomContext = { store: options.store, logger: options.logger, onIdle: (room) => this.onRoomIdle(room) }
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.limits.maxMessageBytes,
+      // permessage-deflate costs 7-9x throughput on keystroke-sized messages (STACK.md trap 13).
+      perMessageDeflate: false,
+      // Our client offers `collab` plus `token.<token>`; answering `collab` completes its handshake.
+      handleProtocols: (protocols) => (protocols.has(collabSubprotocol) ? collabSubprotocol : false),
+    })
+    this.roomContext = {
+      store: options.store,
+      logger: options.logger,
+      limits: options.limits,
+      onIdle: (room) => this.onRoomIdle(room),
+    }
     this.sweepTimer = setInterval(() => this.sweepConnections(), options.pingIntervalMs)
     this.sweepTimer.unref()
   }
@@ -79,28 +104,53 @@ class SyncServerImpl implements SyncServer {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.closing) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      refuseUpgrade(socket, 503, 'Service Unavailable')
       return
     }
+    const origin = req.headers.origin
+    if (origin !== undefined && this.options.allowedOrigins && !this.options.allowedOrigins.has(origin)) {
+      this.options.logger.warn({ origin }, 'upgrade refused: origin not allowed')
+      refuseUpgrade(socket, 403, 'Forbidden')
+      return
+    }
+    const address = this.clientAddress(req)
     const { name, error } = docNameFromUrl(req.url ?? '/')
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      // Browsers cannot read the HTTP status of a refused upgrade, so name errors are close codes ([DN1]).
+      // Browsers cannot read the HTTP status of a refused upgrade, so refusals after this point are close codes.
       if (error !== null) {
         this.options.logger.info({ url: req.url?.split('?')[0], error }, 'connection refused: bad document name')
         ws.close(CloseCode.UnknownDocument, error.slice(0, 120))
         return
       }
-      this.accept(ws, name, req.socket.remoteAddress ?? 'unknown')
+      if ((this.perAddress.get(address) ?? 0) >= this.options.limits.connectionsPerAddress) {
+        this.options.logger.warn({ remote: address }, 'connection refused: too many connections from this address')
+        ws.close(CloseCode.RateLimited, 'too many connections from this address')
+        return
+      }
+      this.admit(ws, req, name, address)
     })
   }
 
-  private accept(ws: WebSocket, docName: string, remoteAddress: string): void {
-    const conn = new Connection(ws, docName, remoteAddress)
-    this.connections.add(conn)
-    const room = this.roomFor(docName)
-    room.add(conn)
-    this.options.logger.info({ conn: conn.id, doc: docName, remote: remoteAddress }, 'connection opened')
-    ws.on('message', (data, isBinary) => this.onMessage(conn, room, data, isBinary))
+  private clientAddress(req: IncomingMessage): string {
+    if (this.options.trustProxy) {
+      const forwarded = req.headers['x-forwarded-for']
+      const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim()
+      if (first) return first
+    }
+    return req.socket.remoteAddress ?? 'unknown'
+  }
+
+  /** Registers a connection, authenticates it, then lets it into its document's room. */
+  private admit(ws: WebSocket, req: IncomingMessage, docName: string, address: string): void {
+    const conn = new Connection(ws, docName, address, this.options.limits)
+    this.connections.set(conn, null)
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1)
+    // Messages that arrive while the auth hook decides wait here, bounded by the rate limits.
+    const early: Array<{ data: RawData; isBinary: boolean }> = []
+    ws.on('message', (data, isBinary) => {
+      if (this.connections.get(conn)) this.onMessage(conn, data, isBinary)
+      else early.push({ data, isBinary })
+    })
     ws.on('pong', () => {
       conn.lastSeen = Date.now()
     })
@@ -109,25 +159,90 @@ class SyncServerImpl implements SyncServer {
     })
     ws.on('close', (code) => {
       conn.closed = true
-      this.connections.delete(conn)
-      room.remove(conn)
+      this.forget(conn)
       this.options.logger.info(
-        { conn: conn.id, doc: docName, code, ms: Date.now() - conn.openedAt },
+        { conn: conn.id, doc: docName, code, ms: Date.now() - conn.openedAt, user: conn.user },
         'connection closed',
       )
     })
+    const join = () => {
+      if (conn.closed) return
+      const room = this.roomFor(docName)
+      this.connections.set(conn, room)
+      room.add(conn)
+      this.options.logger.info(
+        { conn: conn.id, doc: docName, remote: address, user: conn.user, access: conn.access },
+        'connection opened',
+      )
+      for (const { data, isBinary } of early.splice(0)) this.onMessage(conn, data, isBinary)
+    }
+    const authenticate = this.options.authenticate
+    if (!authenticate) {
+      join()
+      return
+    }
+    const request = { docName, token: tokenFromRequest(req), remoteAddress: address, headers: req.headers }
+    Promise.resolve()
+      .then(() => authenticate(request))
+      .then(
+        (result) => {
+          if (conn.closed) return
+          if (!result.ok) {
+            // The reason is ours or the hook's; the token itself never reaches a log line.
+            this.options.logger.warn(
+              { doc: docName, remote: address, code: result.code, reason: result.reason },
+              'connection refused: authentication',
+            )
+            this.closeConnection(conn, result.code, result.reason)
+            return
+          }
+          conn.access = result.access
+          conn.user = result.user
+          conn.expiresAt = result.expiresAt
+          join()
+        },
+        (err: unknown) => {
+          this.options.logger.error(
+            { doc: docName, remote: address, err: err instanceof Error ? err.message : String(err) },
+            'the authenticate hook failed',
+          )
+          this.closeConnection(conn, CloseCode.RetryLater, 'authentication unavailable')
+        },
+      )
   }
 
-  private onMessage(conn: Connection, room: Room, data: RawData, isBinary: boolean): void {
-    conn.lastSeen = Date.now()
+  /** Removes a connection from its room and the counts, once. */
+  private forget(conn: Connection): void {
+    if (!this.connections.has(conn)) return
+    const room = this.connections.get(conn)
+    this.connections.delete(conn)
+    const left = (this.perAddress.get(conn.remoteAddress) ?? 1) - 1
+    if (left > 0) this.perAddress.set(conn.remoteAddress, left)
+    else this.perAddress.delete(conn.remoteAddress)
+    room?.remove(conn)
+  }
+
+  /** Closes a connection with a code and forgets it at once rather than when the close handshake ends. */
+  private closeConnection(conn: Connection, code: number, reason: string): void {
+    conn.close(code, reason)
+    this.forget(conn)
+  }
+
+  private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    const now = Date.now()
+    conn.lastSeen = now
     if (conn.closed) return
     if (!isBinary || !(data instanceof Uint8Array)) {
-      this.refuse(conn, room, 'text messages are not part of the protocol')
+      this.refuse(conn, CloseCode.BadMessage, 'text messages are not part of the protocol')
+      return
+    }
+    if (!conn.withinRate(data.length, now)) {
+      this.refuse(conn, CloseCode.RateLimited, 'rate limit exceeded')
       return
     }
     const decoded = decodeMessage(data)
     if (!decoded.ok) {
-      this.refuse(conn, room, decoded.error)
+      this.refuse(conn, CloseCode.BadMessage, decoded.error)
       return
     }
     const message = decoded.message
@@ -136,7 +251,9 @@ class SyncServerImpl implements SyncServer {
     switch (message.type) {
       case 'hello':
         conn.capabilities = new Set(message.capabilities)
-        conn.send(encodeHello(serverCapabilities))
+        conn.send(
+          encodeHello(conn.access === 'read' ? [...serverCapabilities, Capability.ReadOnly] : serverCapabilities),
+        )
         return
       case 'ping':
         conn.send(encodePong())
@@ -144,13 +261,13 @@ class SyncServerImpl implements SyncServer {
       case 'pong':
         return
       default:
-        room.receive(conn, message)
+        this.connections.get(conn)?.receive(conn, message)
     }
   }
 
-  private refuse(conn: Connection, room: Room, error: string): void {
-    this.options.logger.warn({ conn: conn.id, doc: conn.docName, error }, 'bad message; closing the connection')
-    room.drop(conn, CloseCode.BadMessage, error)
+  private refuse(conn: Connection, code: number, error: string): void {
+    this.options.logger.warn({ conn: conn.id, doc: conn.docName, code, error }, 'closing the connection')
+    this.closeConnection(conn, code, error)
   }
 
   private roomFor(name: string): Room {
@@ -197,13 +314,19 @@ class SyncServerImpl implements SyncServer {
     return unloaded
   }
 
-  /** Pings every connection and terminates those silent for longer than the timeout ([LV1]). */
+  /**
+   * Pings every connection, terminates those silent for longer than the timeout ([LV1]) and closes those whose
+   * credentials expired ([AU4]).
+   */
   private sweepConnections(): void {
     const now = Date.now()
-    for (const conn of this.connections) {
+    for (const conn of this.connections.keys()) {
       if (now - conn.lastSeen > this.options.connectionTimeoutMs) {
         this.options.logger.info({ conn: conn.id, doc: conn.docName, silentMs: now - conn.lastSeen }, 'connection dead')
         conn.ws.terminate()
+        this.forget(conn)
+      } else if (conn.expiresAt !== undefined && now >= conn.expiresAt) {
+        this.refuse(conn, CloseCode.NotAuthenticated, 'credentials expired')
       } else if (conn.ws.readyState === conn.ws.OPEN) {
         conn.ws.ping()
       }
@@ -217,11 +340,11 @@ class SyncServerImpl implements SyncServer {
 
   private async shutdown(): Promise<void> {
     clearInterval(this.sweepTimer)
-    const sockets = [...this.connections].map((conn) => conn.ws)
+    const sockets = [...this.connections.keys()].map((conn) => conn.ws)
     const allClosed = Promise.all(
       sockets.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve()))),
     )
-    for (const conn of this.connections) conn.close(CloseCode.GoingAway, 'server shutting down')
+    for (const conn of this.connections.keys()) conn.close(CloseCode.GoingAway, 'server shutting down')
     await Promise.all([...this.rooms.values()].map((room) => this.unloadRoom(room)))
     await Promise.all(this.unloading.values())
     await this.options.store.flush().catch((err: unknown) => {
@@ -234,6 +357,10 @@ class SyncServerImpl implements SyncServer {
     for (const ws of sockets) ws.terminate()
     this.wss.close()
   }
+}
+
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
 }
 
 /** The document name of an upgrade URL: its path without the leading `/`, percent-decoded. */
