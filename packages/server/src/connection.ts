@@ -2,6 +2,7 @@ import { Capability, encodeSaved } from '@collab/protocol'
 import type { WebSocket } from 'ws'
 import type { Access } from './auth.js'
 import { defaultLimits, type Limits } from './limits.js'
+import { kindOfEncoded, type SyncObserver } from './observer.js'
 import { TokenBucket } from './rate-limiter.js'
 
 let nextConnectionId = 1
@@ -42,6 +43,7 @@ export class Connection {
     readonly docName: string,
     readonly remoteAddress: string,
     limits: Limits = defaultLimits,
+    private readonly observer: SyncObserver = {},
   ) {
     const now = Date.now()
     this.messageBudget = new TokenBucket(limits.messagesPerSecond, limits.messageBurst, now)
@@ -59,8 +61,15 @@ export class Connection {
 
   /** Sends a binary message unless the socket is closing. Sending never throws into the room. */
   send(message: Uint8Array): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return
+    if (!this.sendUncounted(message)) return
+    this.observer.messagesSent?.(kindOfEncoded(message), message.length, 1)
+  }
+
+  /** Sends without telling the observer; for broadcasts, which count their copies once. */
+  sendUncounted(message: Uint8Array): boolean {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return false
     this.ws.send(message, { binary: true })
+    return true
   }
 
   /**

@@ -1,6 +1,7 @@
 export { type Access, type Authenticate, type AuthRequest, type AuthResult, tokenFromRequest } from './auth.js'
 export { Connection } from './connection.js'
 export { defaultLimits, type Limits } from './limits.js'
+export { kindOfEncoded, type RefusalReason, type SyncObserver } from './observer.js'
 export type { SyncServerOptions } from './options.js'
 export { Room } from './room.js'
 export { createSyncServer, docNameFromUrl, type SyncServer } from './sync-server.js'

@@ -2,6 +2,7 @@ import type { DocStore } from '@collab/storage'
 import type { Logger } from 'pino'
 import type { Authenticate } from './auth.js'
 import type { Limits } from './limits.js'
+import type { SyncObserver } from './observer.js'
 
 /** Options of {@link createSyncServer}. */
 export interface SyncServerOptions {
@@ -22,6 +23,8 @@ export interface SyncServerOptions {
   /** Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy). Default false. */
   trustProxy?: boolean
   limits?: Partial<Limits>
+  /** Hooks for metrics (connections, messages, rooms, compactions). */
+  observer?: SyncObserver
   /**
    * How often the server sends WebSocket ping frames, in ms. Default 2,500. With the default timeout a dead
    * client is terminated, and its presence removed for everyone else, within 9 s ([LV1]).
@@ -42,6 +45,7 @@ export interface ResolvedSyncServerOptions {
   allowedOrigins: ReadonlySet<string> | null
   trustProxy: boolean
   limits: Limits
+  observer: SyncObserver
   pingIntervalMs: number
   connectionTimeoutMs: number
   roomGraceMs: number

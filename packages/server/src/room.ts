@@ -11,6 +11,7 @@ import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import type { Connection } from './connection.js'
 import type { Limits } from './limits.js'
+import { kindOfEncoded, type SyncObserver } from './observer.js'
 import { RoomAwareness } from './room-awareness.js'
 
 /** What a room needs from the server that owns it. */
@@ -18,6 +19,7 @@ export interface RoomContext {
   store: DocStore
   logger: Logger
   limits: Limits
+  observer: SyncObserver
   /** Called when the room has no connections left and its grace period ended, or when it failed. */
   onIdle(room: Room): void
 }
@@ -68,6 +70,7 @@ export class Room {
       if (updates.length === 1 && updates[0]) this.answerEmptyClients(updates[0])
       this.applyStored(updates)
     } catch (err) {
+      this.ctx.observer.roomLoaded?.(performance.now() - started, false)
       this.fail('load', err)
       return
     }
@@ -75,6 +78,7 @@ export class Room {
     // lost on load (STACK.md trap 9).
     this.doc.on('update', this.onDocUpdate)
     this.state = 'ready'
+    this.ctx.observer.roomLoaded?.(performance.now() - started, true)
     this.ctx.logger.info(
       { doc: this.name, ms: Math.round(performance.now() - started), connections: this.connections.size },
       'room loaded',
@@ -180,6 +184,7 @@ export class Room {
     if (conn.access === 'read') {
       // Dropped, never acknowledged (it is not stored), and logged without flooding the log ([AU3]).
       conn.droppedUpdates++
+      this.ctx.observer.updateDropped?.()
       if (conn.droppedUpdates === 1 || conn.droppedUpdates % 100 === 0) {
         this.ctx.logger.warn(
           { doc: this.name, conn: conn.id, user: conn.user, dropped: conn.droppedUpdates },
@@ -224,13 +229,22 @@ export class Room {
     )
   }
 
-  /** Applies an update that did not come from a connection (the HTTP API, another instance). */
-  applyUpdate(update: Uint8Array, origin: unknown = 'api'): void {
+  /**
+   * Applies an update that did not come from a connection (the HTTP API, another instance): relayed to every
+   * connection and stored like any other. Resolves once it is durable; rejects if the update does not decode
+   * (the document is then unchanged) or storage fails.
+   */
+  async applyUpdate(update: Uint8Array, origin: unknown = 'api'): Promise<void> {
+    if (this.state !== 'ready') throw new Error(`document ${JSON.stringify(this.name)} is not available`)
+    Y.decodeUpdate(update)
     Y.applyUpdate(this.doc, update, origin)
+    await this.lastAppend
   }
 
   private broadcast(message: Uint8Array, except: unknown): void {
-    for (const conn of this.connections) if (conn !== except) conn.send(message)
+    let sent = 0
+    for (const conn of this.connections) if (conn !== except && conn.sendUncounted(message)) sent++
+    if (sent > 0) this.ctx.observer.messagesSent?.(kindOfEncoded(message), message.length, sent)
   }
 
   /** Closes one connection and forgets it at once. */
@@ -254,11 +268,11 @@ export class Room {
     this.compacting = this.ctx.store
       .compact(this.name, snapshot)
       .then(
-        () =>
-          this.ctx.logger.info(
-            { doc: this.name, bytes: snapshot.length, ms: Math.round(performance.now() - started) },
-            'compacted',
-          ),
+        () => {
+          const ms = performance.now() - started
+          this.ctx.observer.compacted?.(ms, snapshot.length)
+          this.ctx.logger.info({ doc: this.name, bytes: snapshot.length, ms: Math.round(ms) }, 'compacted')
+        },
         (err: unknown) =>
           this.ctx.logger.error({ doc: this.name, err: errorMessage(err) }, 'compaction failed; records kept'),
       )
@@ -290,7 +304,7 @@ export class Room {
   /**
    * Ends the room: waits for its writes, compacts what it wrote, releases the document. Connections must be gone.
    */
-  async unload(): Promise<void> {
+  async unload(options: { compact?: boolean } = {}): Promise<void> {
     if (this.state === 'unloaded') return
     const wasReady = this.state === 'ready'
     this.state = 'unloaded'
@@ -299,7 +313,7 @@ export class Room {
       await this.lastAppend
       await this.compacting
       // Leaving one snapshot behind makes the next load a single read and a single apply.
-      if (wasReady && this.appendedSinceCompaction > 0) {
+      if (wasReady && this.appendedSinceCompaction > 0 && options.compact !== false) {
         await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc))
       }
     } catch (err) {

@@ -1,8 +1,10 @@
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Capability, CloseCode, decodeMessage, docNameError, encodeHello, encodePong } from '@collab/protocol'
+import { mergeUpdatesViaDoc } from '@collab/storage'
 import { pino } from 'pino'
 import { type RawData, type WebSocket, WebSocketServer } from 'ws'
+import * as Y from 'yjs'
 import { collabSubprotocol, tokenFromRequest } from './auth.js'
 import { Connection } from './connection.js'
 import { defaultLimits, type Limits } from './limits.js'
@@ -22,6 +24,21 @@ export interface SyncServer {
   getRoom(name: string): Room | undefined
   /** Number of documents loaded. */
   readonly roomCount: number
+  /**
+   * A document's state as one Yjs update: from the live room when it is loaded, else from storage; `null` for a
+   * document that does not exist. Throws RangeError for an invalid name, DocumentUnreadableError for damaged data.
+   */
+  getDocument(name: string): Promise<Uint8Array | null>
+  /**
+   * Applies an update as if a client had sent it: connected clients see it at once, and it is stored. Resolves once
+   * it is durable. Throws (and changes nothing) when the update does not decode or the name is invalid.
+   */
+  applyUpdate(name: string, update: Uint8Array): Promise<void>
+  /**
+   * Closes the document's connections (4404, "document deleted") and removes it from storage. Resolves to whether
+   * it existed.
+   */
+  deleteDocument(name: string): Promise<boolean>
   /** Number of open connections. */
   readonly connectionCount: number
   /**
@@ -45,6 +62,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     allowedOrigins: options.allowedOrigins ? new Set(options.allowedOrigins) : null,
     trustProxy: options.trustProxy ?? false,
     limits,
+    observer: options.observer ?? {},
     pingIntervalMs: options.pingIntervalMs ?? syncServerDefaults.pingIntervalMs,
     connectionTimeoutMs: options.connectionTimeoutMs ?? syncServerDefaults.connectionTimeoutMs,
     roomGraceMs: options.roomGraceMs ?? syncServerDefaults.roomGraceMs,
@@ -80,6 +98,7 @@ class SyncServerImpl implements SyncServer {
       store: options.store,
       logger: options.logger,
       limits: options.limits,
+      observer: options.observer,
       onIdle: (room) => this.onRoomIdle(room),
     }
     this.sweepTimer = setInterval(() => this.sweepConnections(), options.pingIntervalMs)
@@ -104,12 +123,14 @@ class SyncServerImpl implements SyncServer {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.closing) {
+      this.options.observer.connectionRefused?.('shutdown', 503)
       refuseUpgrade(socket, 503, 'Service Unavailable')
       return
     }
     const origin = req.headers.origin
     if (origin !== undefined && this.options.allowedOrigins && !this.options.allowedOrigins.has(origin)) {
       this.options.logger.warn({ origin }, 'upgrade refused: origin not allowed')
+      this.options.observer.connectionRefused?.('origin', 403)
       refuseUpgrade(socket, 403, 'Forbidden')
       return
     }
@@ -119,11 +140,13 @@ class SyncServerImpl implements SyncServer {
       // Browsers cannot read the HTTP status of a refused upgrade, so refusals after this point are close codes.
       if (error !== null) {
         this.options.logger.info({ url: req.url?.split('?')[0], error }, 'connection refused: bad document name')
+        this.options.observer.connectionRefused?.('name', CloseCode.UnknownDocument)
         ws.close(CloseCode.UnknownDocument, error.slice(0, 120))
         return
       }
       if ((this.perAddress.get(address) ?? 0) >= this.options.limits.connectionsPerAddress) {
         this.options.logger.warn({ remote: address }, 'connection refused: too many connections from this address')
+        this.options.observer.connectionRefused?.('address', CloseCode.RateLimited)
         ws.close(CloseCode.RateLimited, 'too many connections from this address')
         return
       }
@@ -142,7 +165,7 @@ class SyncServerImpl implements SyncServer {
 
   /** Registers a connection, authenticates it, then lets it into its document's room. */
   private admit(ws: WebSocket, req: IncomingMessage, docName: string, address: string): void {
-    const conn = new Connection(ws, docName, address, this.options.limits)
+    const conn = new Connection(ws, docName, address, this.options.limits, this.options.observer)
     this.connections.set(conn, null)
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1)
     // Messages that arrive while the auth hook decides wait here, bounded by the rate limits.
@@ -160,6 +183,7 @@ class SyncServerImpl implements SyncServer {
     ws.on('close', (code) => {
       conn.closed = true
       this.forget(conn)
+      this.options.observer.connectionClosed?.(code, Date.now() - conn.openedAt)
       this.options.logger.info(
         { conn: conn.id, doc: docName, code, ms: Date.now() - conn.openedAt, user: conn.user },
         'connection closed',
@@ -170,6 +194,7 @@ class SyncServerImpl implements SyncServer {
       const room = this.roomFor(docName)
       this.connections.set(conn, room)
       room.add(conn)
+      this.options.observer.connectionOpened?.(conn.access)
       this.options.logger.info(
         { conn: conn.id, doc: docName, remote: address, user: conn.user, access: conn.access },
         'connection opened',
@@ -193,6 +218,7 @@ class SyncServerImpl implements SyncServer {
               { doc: docName, remote: address, code: result.code, reason: result.reason },
               'connection refused: authentication',
             )
+            this.options.observer.connectionRefused?.('auth', result.code)
             this.closeConnection(conn, result.code, result.reason)
             return
           }
@@ -206,6 +232,7 @@ class SyncServerImpl implements SyncServer {
             { doc: docName, remote: address, err: err instanceof Error ? err.message : String(err) },
             'the authenticate hook failed',
           )
+          this.options.observer.connectionRefused?.('auth-error', CloseCode.RetryLater)
           this.closeConnection(conn, CloseCode.RetryLater, 'authentication unavailable')
         },
       )
@@ -232,7 +259,9 @@ class SyncServerImpl implements SyncServer {
     const now = Date.now()
     conn.lastSeen = now
     if (conn.closed) return
+    const bytes = data instanceof Uint8Array ? data.length : 0
     if (!isBinary || !(data instanceof Uint8Array)) {
+      this.options.observer.messageReceived?.('invalid', bytes)
       this.refuse(conn, CloseCode.BadMessage, 'text messages are not part of the protocol')
       return
     }
@@ -242,10 +271,12 @@ class SyncServerImpl implements SyncServer {
     }
     const decoded = decodeMessage(data)
     if (!decoded.ok) {
+      this.options.observer.messageReceived?.('invalid', bytes)
       this.refuse(conn, CloseCode.BadMessage, decoded.error)
       return
     }
     const message = decoded.message
+    this.options.observer.messageReceived?.(message.type, bytes)
     // Connection-level messages are answered at once, even while the document loads: a slow load must not
     // look like a dead server to the client's heartbeat.
     switch (message.type) {
@@ -299,15 +330,17 @@ class SyncServerImpl implements SyncServer {
     this.idleTimers.set(room, timer)
   }
 
-  private unloadRoom(room: Room): Promise<void> {
+  private unloadRoom(room: Room, options: { compact?: boolean } = {}): Promise<void> {
     const timer = this.idleTimers.get(room)
     if (timer) clearTimeout(timer)
     this.idleTimers.delete(room)
     if (this.rooms.get(room.name) === room) this.rooms.delete(room.name)
     const started = performance.now()
     const previous = this.unloading.get(room.name)
-    const unloaded: Promise<void> = Promise.all([previous, room.unload()]).then(() => {
-      this.options.logger.info({ doc: room.name, ms: Math.round(performance.now() - started) }, 'room unloaded')
+    const unloaded: Promise<void> = Promise.all([previous, room.unload(options)]).then(() => {
+      const ms = performance.now() - started
+      this.options.observer.roomUnloaded?.(ms)
+      this.options.logger.info({ doc: room.name, ms: Math.round(ms) }, 'room unloaded')
       if (this.unloading.get(room.name) === unloaded) this.unloading.delete(room.name)
     })
     this.unloading.set(room.name, unloaded)
@@ -331,6 +364,47 @@ class SyncServerImpl implements SyncServer {
         conn.ws.ping()
       }
     }
+  }
+
+  async getDocument(name: string): Promise<Uint8Array | null> {
+    const error = docNameError(name)
+    if (error) throw new RangeError(error)
+    const room = this.rooms.get(name)
+    if (room?.isReady) return Y.encodeStateAsUpdate(room.doc)
+    await this.unloading.get(name)
+    const updates = await this.options.store.load(name)
+    if (updates.length === 0) return null
+    return updates.length === 1 && updates[0] ? updates[0] : mergeUpdatesViaDoc(updates)
+  }
+
+  async applyUpdate(name: string, update: Uint8Array): Promise<void> {
+    const error = docNameError(name)
+    if (error) throw new RangeError(error)
+    if (this.closing) throw new Error('the server is shutting down')
+    // Checked before a room is loaded for it: a bad update must not even create the document.
+    Y.decodeUpdate(update)
+    const room = this.roomFor(name)
+    try {
+      await room.loaded
+      await room.applyUpdate(update, 'api')
+    } finally {
+      if (room.connections.size === 0) this.onRoomIdle(room)
+    }
+  }
+
+  async deleteDocument(name: string): Promise<boolean> {
+    const error = docNameError(name)
+    if (error) throw new RangeError(error)
+    const room = this.rooms.get(name)
+    for (const [conn, joined] of this.connections) {
+      if (joined === room && room) this.closeConnection(conn, CloseCode.UnknownDocument, 'document deleted')
+    }
+    // Pending writes finish first (without a pointless compaction), so nothing lands after the delete.
+    if (room) await this.unloadRoom(room, { compact: false })
+    await this.unloading.get(name)
+    const existed = room !== undefined || (await this.options.store.load(name)).length > 0
+    await this.options.store.delete(name)
+    return existed
   }
 
   close(): Promise<void> {
