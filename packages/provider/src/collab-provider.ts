@@ -43,6 +43,12 @@ export interface CollabProviderOptions {
    * and drops at once is retried with growing delays instead of in a tight loop. Default 5,000 ms.
    */
   minHealthyMs?: number
+  /**
+   * An attempt that has heard nothing from the server this long after it started is abandoned: a middlebox that
+   * accepts TCP and never answers would otherwise hold it in "connecting" forever, since the heartbeat only
+   * starts once the server answers. Default 10,000 ms.
+   */
+  connectTimeoutMs?: number
 }
 
 type StatusListener = (status: ProviderStatus) => void
@@ -76,6 +82,7 @@ export class CollabProvider {
   private destroyed = false
   private failures = 0
   private retryTimer: ReturnType<typeof setTimeout> | null = null
+  private connectTimer: ReturnType<typeof setTimeout> | null = null
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null
   private openedAt = 0
   private lastHeardAt = 0
@@ -198,6 +205,10 @@ export class CollabProvider {
     }
     ws.binaryType = 'arraybuffer'
     this.ws = ws
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null
+      if (this.ws === ws) this.abandon(ws, 'no answer from the server while connecting')
+    }, this.options.connectTimeoutMs ?? 10_000)
     ws.onopen = () => this.onOpen(ws)
     ws.onmessage = (event: MessageEvent) => this.onSocketMessage(ws, event.data)
     ws.onclose = (event: CloseEvent) => this.socketGone(ws, event.code, event.reason)
@@ -245,6 +256,7 @@ export class CollabProvider {
   private onSocketMessage(ws: WebSocket, data: unknown): void {
     if (ws !== this.ws) return
     this.lastHeardAt = Date.now()
+    this.clearConnectTimer()
     if (!(data instanceof ArrayBuffer)) return
     const decoded = decodeMessage(new Uint8Array(data))
     if (!decoded.ok) {
@@ -375,6 +387,7 @@ export class CollabProvider {
     ws.onmessage = null
     ws.onclose = null
     this.ws = null
+    this.clearConnectTimer()
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     this.heartbeatTimer = null
     // What was sent but not acknowledged must ride in the next connection's sync step 2.
@@ -411,6 +424,11 @@ export class CollabProvider {
       this.retryTimer = null
       if (this.wantConnected && !this.ws) void this.open(++this.attempt)
     }, delay)
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer)
+    this.connectTimer = null
   }
 
   private clearRetry(): void {

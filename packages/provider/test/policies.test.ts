@@ -18,14 +18,15 @@ describe('[HB1] heartbeatVerdict', () => {
     expect(heartbeatVerdict(2_000, 0, 0, p)).toBe('ping')
   })
   it('declares death only when a ping went unanswered long enough', () => {
-    expect(heartbeatVerdict(6_000, 0, 2_000, p)).toBe('dead')
-    expect(heartbeatVerdict(5_900, 0, 2_000, p)).toBe('ok')
-    expect(heartbeatVerdict(9_000, 0, 6_000, p)).toBe('ok')
+    expect(heartbeatVerdict(6_000, 0, 3_000, p)).toBe('dead')
+    expect(heartbeatVerdict(6_000, 0, 3_500, p)).toBe('ok')
+    expect(heartbeatVerdict(5_900, 0, 3_000, p)).toBe('ok')
   })
   it('does not raise a false alarm after a throttled background tab wakes up', () => {
     // Last heard at 0, no ping sent since (timers were throttled); a minute later the first tick must ping.
     expect(heartbeatVerdict(60_000, 0, 0, p)).toBe('ping')
     // The ping went out at 60 s; one second later it is not yet dead.
     expect(heartbeatVerdict(61_000, 0, 60_000, p)).toBe('ok')
+    expect(heartbeatVerdict(63_000, 0, 60_000, p)).toBe('dead')
   })
 })

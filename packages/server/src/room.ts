@@ -198,7 +198,16 @@ export class Room {
       // after part of the update was applied, relayed and stored. Decoding it fully first keeps a bad update out
       // entirely ([PR2]); it costs a few microseconds for a keystroke.
       Y.decodeUpdate(update)
+      const { pendingStructs, pendingDs } = this.doc.store
       Y.applyUpdate(this.doc, update, conn)
+      // An update that depends on content this server lacks (lost in a crash before the client resynced) is held
+      // pending by Yjs and emits no update event, so nothing would store it. Store it as received: loading
+      // integrates it once the missing content arrives, and acknowledging it is then honest.
+      const after = this.doc.store
+      const heldBack =
+        (after.pendingStructs !== null && after.pendingStructs.update !== pendingStructs?.update) ||
+        (after.pendingDs !== null && after.pendingDs !== pendingDs)
+      if (heldBack) this.persist(update)
     } catch (err) {
       this.ctx.logger.warn(
         { doc: this.name, conn: conn.id, err: err instanceof Error ? err.message : String(err) },
@@ -220,6 +229,11 @@ export class Room {
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     this.broadcast(encodeSyncUpdate(update), origin)
+    this.persist(update)
+  }
+
+  /** Appends an update to the store; the room's latest write, which acknowledgements wait for. */
+  private persist(update: Uint8Array): void {
     const appended = this.ctx.store.append(this.name, update)
     this.lastAppend = appended
     this.appendedSinceCompaction++
