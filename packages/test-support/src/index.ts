@@ -1,4 +1,5 @@
+export { createRandom } from './random.js'
 export { type ServerProcess, type ServerProcessOptions, serverCli, startServerProcess } from './server-process.js'
-export { TcpProxy } from './tcp-proxy.js'
+export { type BlackholeOptions, type LinkConditions, TcpProxy } from './tcp-proxy.js'
 export { type EditingTrace, loadTrace, replayTrace, traceDirs, utf16Index } from './traces.js'
 export { waitFor } from './wait-for.js'
