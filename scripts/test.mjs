@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // `npm test`: everything CI checks, in the order that fails fastest. Installs what the machine lacks when it
-// can (Chromium from Debian packages), and otherwise says exactly what is missing.
+// can (Chromium and nginx from Debian packages), and otherwise says exactly what is missing.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findChromium } from './chromium.mjs'
+import { findNginx } from './nginx.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const scratch = mkdtempSync(join(tmpdir(), 'collab-test-'))
@@ -32,18 +33,27 @@ function run(title, command, args) {
   console.log(`=== ${title} passed in ${seconds}s`)
 }
 
+const canApt = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')
+let aptUpdated = false
+
+/** Installs Debian packages; runs `apt-get update` once and retries when the first attempt fails. */
+function aptInstall(packages) {
+  const options = { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }
+  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], options)
+  if (install().status === 0) return
+  if (!aptUpdated) {
+    aptUpdated = true
+    spawnSync('apt-get', ['update'], { stdio: 'inherit' })
+  }
+  install()
+}
+
 function ensureChromium() {
   let chromium = findChromium()
   if (chromium) return chromium
-  const canApt = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')
   if (canApt) {
     console.log('Chromium is missing: installing it from Debian packages (apt-get install chromium, about 30 s)')
-    const result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], {
-      stdio: 'inherit',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    })
-    if (result.status !== 0) spawnSync('apt-get', ['update'], { stdio: 'inherit' })
-    if (result.status !== 0) spawnSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'inherit' })
+    aptInstall(['chromium'])
     chromium = findChromium()
   }
   if (!chromium) {
@@ -61,10 +71,45 @@ function ensureChromium() {
   return chromium
 }
 
+/** nginx runs in front of the server in e2e/tests/nginx.spec.ts, with docker/nginx.conf. */
+function ensureNginx() {
+  let nginx = findNginx()
+  if (nginx) return nginx
+  if (canApt) {
+    console.log('nginx is missing: installing it from Debian packages (apt-get install nginx)')
+    // The package would start a system nginx on port 80; the test starts its own on a free loopback port. A
+    // policy-rc.d that exits 101 is Debian's way to tell package scripts not to start services.
+    const policy = '/usr/sbin/policy-rc.d'
+    const ownPolicy = !existsSync(policy)
+    if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 })
+    try {
+      aptInstall(['nginx'])
+    } finally {
+      if (ownPolicy) rmSync(policy, { force: true })
+    }
+    nginx = findNginx()
+  }
+  if (!nginx) {
+    console.error(
+      [
+        'The browser tests run the web app through nginx (docker/nginx.conf), and no nginx was found.',
+        'Install it:',
+        '  - Debian/Ubuntu: sudo apt-get install nginx   (provides /usr/sbin/nginx; the test starts its own instance)',
+        '  - elsewhere: any nginx 1.18 or newer',
+        'or point NGINX_PATH at an nginx binary, then run npm test again.',
+      ].join('\n'),
+    )
+    process.exit(1)
+  }
+  return nginx
+}
+
 env.CHROMIUM_PATH = ensureChromium()
+env.NGINX_PATH = ensureNginx()
 run('build', 'npx', ['turbo', 'run', 'build', '--output-logs=errors-only'])
 run('lint', 'npx', ['biome', 'check', '.'])
 run('typecheck', 'npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-only'])
 run('unit and integration tests', 'npx', ['turbo', 'run', 'test', '--concurrency=1', '--output-logs=new-only'])
+run('Dockerfile, built and run without Docker', 'node', ['scripts/check-dockerfile.mjs'])
 run('browser tests', 'npm', ['run', 'test:e2e', '--workspace=@collab/e2e'])
 console.log('\nAll tests passed.')

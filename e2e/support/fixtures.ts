@@ -14,7 +14,9 @@ export interface ServerHandle {
   restart(signal?: NodeJS.Signals, downMs?: number): Promise<void>
 }
 
-interface Fixtures {
+export interface Fixtures {
+  /** Flags added to the server's command line (`test.use({ serverArgs: ['--trust-proxy'] })`). */
+  serverArgs: string[]
   server: ServerHandle
   /** Opens `/d/<name>` in a new tab of `context` (a fresh context by default) as the given user. */
   openDoc(name: string, options?: { context?: BrowserContext; user?: string }): Promise<DocPage>
@@ -23,11 +25,11 @@ interface Fixtures {
 }
 
 export const test = base.extend<Fixtures>({
-  // biome-ignore lint/correctness/noEmptyPattern: Playwright fixtures take their dependencies by destructuring
-  server: async ({}, use) => {
+  serverArgs: [[], { option: true }],
+  server: async ({ serverArgs }, use) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'collab-e2e-'))
     // Authentication on, with development tokens, as the web app is used against a real deployment ([AU6]).
-    const args = ['--dev-tokens']
+    const args = ['--dev-tokens', ...serverArgs]
     let current = await startServerProcess({ dataDir, args })
     const handle: ServerHandle = {
       url: current.url,

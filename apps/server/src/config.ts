@@ -1,34 +1,21 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
+import { type ServerConfig, type Setting, settings } from './settings.js'
 
-/** Every setting of the server, after flags and environment are merged and validated. */
-export interface ServerConfig {
-  host: string
-  port: number
-  dataDir: string
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  /** Directory of the built web app; served at `/` when it exists. */
-  webRoot?: string | undefined
-  authSecret?: string | undefined
-  /** PEM text of the public key that verifies tokens. */
-  authPublicKey?: string | undefined
-  authIssuer?: string | undefined
-  authAudience?: string | undefined
-  devTokens: boolean
-  allowedOrigins?: string[] | undefined
-  trustProxy: boolean
-  maxMessageBytes: number
-  messagesPerSecond: number
-  bytesPerSecond: number
-  connectionsPerAddress: number
-}
+export { helpText, type ServerConfig } from './settings.js'
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { message: 'must be true or false' })
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v))
 const positiveInt = (what: string) =>
   z.coerce.number({ message: 'must be a number' }).int('must be a whole number').positive(`must be a positive ${what}`)
+const milliseconds = (atLeast: number) =>
+  z.coerce
+    .number({ message: 'must be a number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(atLeast, `must be at least ${atLeast} (milliseconds)`)
 
 const configSchema = z
   .object({
@@ -39,7 +26,9 @@ const configSchema = z
       .min(0, 'must be between 0 and 65535 (0 picks a free port)')
       .max(65535, 'must be between 0 and 65535 (0 picks a free port)'),
     dataDir: z.string().min(1, 'must not be empty'),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    }),
     webRoot: z.string().min(1).optional(),
     authSecret: z.string().min(32, 'must be at least 32 characters (use a long random string)').optional(),
     authPublicKey: z
@@ -67,9 +56,14 @@ const configSchema = z
       .optional(),
     trustProxy: bool,
     maxMessageBytes: positiveInt('number of bytes'),
+    maxBodyBytes: positiveInt('number of bytes'),
     messagesPerSecond: positiveInt('rate'),
     bytesPerSecond: positiveInt('rate'),
     connectionsPerAddress: positiveInt('count'),
+    pingIntervalMs: milliseconds(100),
+    connectionTimeoutMs: milliseconds(100),
+    roomGraceMs: milliseconds(0),
+    metricsToken: z.string().min(16, 'must be at least 16 characters (use a long random string)').optional(),
   })
   .refine((c) => !(c.authSecret && c.authPublicKey), {
     message: 'set either a secret or a public key, not both',
@@ -79,128 +73,11 @@ const configSchema = z
     message: 'development tokens are signed with a secret; they cannot be used with a public key',
     path: ['devTokens'],
   })
-
-/** One documented setting: its flag, environment variable and default. */
-interface Setting {
-  key: keyof ServerConfig
-  flag: string
-  env: string
-  fallback: string | undefined
-  help: string
-  /** A flag that takes no value (`--dev-tokens`); its environment variable takes true/false. */
-  boolean?: true
-}
-
-const settings: Setting[] = [
-  { key: 'host', flag: 'host', env: 'HOST', fallback: 'localhost', help: 'interface to listen on' },
-  { key: 'port', flag: 'port', env: 'PORT', fallback: '1234', help: 'TCP port; 0 picks a free one' },
-  { key: 'dataDir', flag: 'data', env: 'DATA_DIR', fallback: './data', help: 'LevelDB directory for documents' },
-  {
-    key: 'logLevel',
-    flag: 'log-level',
-    env: 'LOG_LEVEL',
-    fallback: 'info',
-    help: 'fatal, error, warn, info, debug, trace or silent',
-  },
-  {
-    key: 'webRoot',
-    flag: 'web-root',
-    env: 'WEB_ROOT',
-    fallback: undefined,
-    help: 'directory of the built web app (default: apps/web/dist of this checkout)',
-  },
-  {
-    key: 'authSecret',
-    flag: 'auth-secret',
-    env: 'AUTH_SECRET',
-    fallback: undefined,
-    help: 'shared secret verifying HS256 tokens (at least 32 characters); turns authentication on',
-  },
-  {
-    key: 'authPublicKey',
-    flag: 'auth-public-key',
-    env: 'AUTH_PUBLIC_KEY',
-    fallback: undefined,
-    help: 'PEM public key (text or file path) verifying RS/PS/ES/EdDSA tokens; turns authentication on',
-  },
-  { key: 'authIssuer', flag: 'auth-issuer', env: 'AUTH_ISSUER', fallback: undefined, help: 'required `iss` claim' },
-  {
-    key: 'authAudience',
-    flag: 'auth-audience',
-    env: 'AUTH_AUDIENCE',
-    fallback: undefined,
-    help: 'required `aud` claim',
-  },
-  {
-    key: 'devTokens',
-    flag: 'dev-tokens',
-    env: 'DEV_TOKENS',
-    fallback: 'false',
-    boolean: true,
-    help: 'hand out tokens to anyone at /api/dev-token (local development only; random secret if none is set)',
-  },
-  {
-    key: 'allowedOrigins',
-    flag: 'allowed-origins',
-    env: 'ALLOWED_ORIGINS',
-    fallback: undefined,
-    help: 'comma-separated browser origins allowed to connect (default: any)',
-  },
-  {
-    key: 'trustProxy',
-    flag: 'trust-proxy',
-    env: 'TRUST_PROXY',
-    fallback: 'false',
-    boolean: true,
-    help: 'take client addresses from X-Forwarded-For (behind a reverse proxy)',
-  },
-  {
-    key: 'maxMessageBytes',
-    flag: 'max-message-bytes',
-    env: 'MAX_MESSAGE_BYTES',
-    fallback: String(16 * 1024 * 1024),
-    help: 'largest WebSocket message; larger ones close with 1009',
-  },
-  {
-    key: 'messagesPerSecond',
-    flag: 'messages-per-second',
-    env: 'MESSAGES_PER_SECOND',
-    fallback: '300',
-    help: 'sustained messages per connection (bursts of 10x); more closes with 4429',
-  },
-  {
-    key: 'bytesPerSecond',
-    flag: 'bytes-per-second',
-    env: 'BYTES_PER_SECOND',
-    fallback: String(4 * 1024 * 1024),
-    help: 'sustained bytes per connection (bursts of 8x); more closes with 4429',
-  },
-  {
-    key: 'connectionsPerAddress',
-    flag: 'connections-per-address',
-    env: 'CONNECTIONS_PER_ADDRESS',
-    fallback: '64',
-    help: 'open connections per client address; more close with 4429',
-  },
-]
-
-/** The text of `--help`. */
-export function helpText(): string {
-  const rows = settings.map(
-    (s) =>
-      `  --${s.flag.padEnd(24)} ${s.env.padEnd(24)} ${s.help}${s.fallback === undefined ? '' : ` (default ${s.fallback})`}`,
-  )
-  return [
-    'Usage: npm start -- [options]     (or: collab-server [options])',
-    '',
-    'Serves collaborative documents over WebSocket at ws://HOST:PORT/<document> and the web app at http://HOST:PORT/.',
-    'Each option can also be set by the environment variable beside it; a flag wins over the environment.',
-    '',
-    `  ${'flag'.padEnd(26)} ${'env'.padEnd(24)} meaning`,
-    ...rows,
-    '  --help                     print this text',
-  ].join('\n')
-}
+  .refine((c) => c.connectionTimeoutMs > c.pingIntervalMs, {
+    // Otherwise a healthy client is terminated between two pings.
+    message: 'must be longer than the ping interval (--ping-interval-ms)',
+    path: ['connectionTimeoutMs'],
+  })
 
 /** What parsing the command line gave: a config, a request for help, or an error message for the user. */
 export type ConfigResult =
@@ -208,36 +85,147 @@ export type ConfigResult =
   | { kind: 'help' }
   | { kind: 'error'; message: string }
 
-/** Reads the settings from `argv` (without node and the script) and `env`, and validates them. */
+/** A raw setting value and where it came from, for error messages. */
+interface RawValue {
+  value: string
+  from: string
+}
+
+const footer = 'Run with --help for the settings.'
+
+/**
+ * Reads the settings from `argv` (without node and the script), `env` and the optional JSON config file
+ * (`--config` or `CONFIG_FILE`), and validates them. A flag wins over the environment, which wins over the file,
+ * which wins over the default. An empty value counts as unset.
+ */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ConfigResult {
   let values: Record<string, string | boolean | undefined>
   try {
     const options = Object.fromEntries(
       settings.map((s) => [s.flag, { type: s.boolean ? ('boolean' as const) : ('string' as const) }]),
     )
-    values = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean' } }, strict: true }).values
+    values = parseArgs({
+      args: attachDashValues(argv),
+      options: { ...options, config: { type: 'string' }, help: { type: 'boolean' } },
+      strict: true,
+    }).values
   } catch (err) {
-    return {
-      kind: 'error',
-      message: `${err instanceof Error ? err.message : String(err)}\nRun with --help for the settings.`,
-    }
+    return { kind: 'error', message: `${err instanceof Error ? err.message : String(err)}\n${footer}` }
   }
   if (values.help) return { kind: 'help' }
-  const raw: Record<string, string | undefined> = {}
+
+  const configPath = nonEmpty(values.config) ?? nonEmpty(env.CONFIG_FILE)
+  const file = configPath === undefined ? { values: new Map<string, RawValue>(), errors: [] } : readFile(configPath)
+  if (file.errors.length > 0) {
+    return { kind: 'error', message: `Invalid configuration:\n${file.errors.join('\n')}\n${footer}` }
+  }
+
+  const raw: Record<string, RawValue | undefined> = {}
   for (const s of settings) {
     const flag = values[s.flag]
-    raw[s.key] = typeof flag === 'boolean' ? String(flag) : typeof flag === 'string' ? flag : (env[s.env] ?? s.fallback)
-    if (raw[s.key] === '') raw[s.key] = s.fallback
+    const fromFlag = typeof flag === 'boolean' ? String(flag) : nonEmpty(flag)
+    const fromEnv = nonEmpty(env[s.env])
+    raw[s.key] =
+      fromFlag !== undefined
+        ? { value: fromFlag, from: `--${s.flag}` }
+        : fromEnv !== undefined
+          ? { value: fromEnv, from: s.env }
+          : (file.values.get(s.key) ?? (s.fallback === undefined ? undefined : { value: s.fallback, from: 'default' }))
   }
-  const parsed = configSchema.safeParse(raw)
+  const parsed = configSchema.safeParse(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v?.value])))
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
-      const setting = settings.find((s) => s.key === issue.path[0])
-      const name = setting ? `--${setting.flag} / ${setting.env}` : String(issue.path[0])
-      const shown = setting?.key === 'authSecret' ? '(hidden)' : JSON.stringify(raw[String(issue.path[0])])
-      return `  ${name} = ${shown}: ${issue.message}`
+      const key = String(issue.path[0])
+      const setting = settings.find((s) => s.key === key)
+      if (!setting) return `  ${key}: ${issue.message}`
+      const given = raw[key]
+      const shown = given === undefined ? '(unset)' : setting.secret ? '(hidden)' : JSON.stringify(given.value)
+      const from = given === undefined || given.from === 'default' ? '' : ` (from ${given.from})`
+      return `  --${setting.flag} / ${setting.env} = ${shown}: ${issue.message}${from}`
     })
-    return { kind: 'error', message: `Invalid configuration:\n${lines.join('\n')}\nRun with --help for the settings.` }
+    return { kind: 'error', message: `Invalid configuration:\n${lines.join('\n')}\n${footer}` }
   }
   return { kind: 'config', config: parsed.data }
+}
+
+/**
+ * Joins `--flag value` into `--flag=value` when the value starts with a dash but is not an option itself:
+ * parseArgs refuses such values as ambiguous, and PEM text (`-----BEGIN...`) or a negative number is meant.
+ */
+function attachDashValues(argv: readonly string[]): string[] {
+  const takesValue = new Set([...settings.filter((s) => !s.boolean).map((s) => `--${s.flag}`), '--config'])
+  const options = new Set([...settings.map((s) => `--${s.flag}`), '--config', '--help'])
+  const isOption = (arg: string) => options.has(arg.split('=')[0] as string)
+  const args: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    const next = argv[i + 1]
+    if (takesValue.has(arg) && next?.startsWith('-') && !isOption(next)) {
+      args.push(`${arg}=${next}`)
+      i++
+    } else {
+      args.push(arg)
+    }
+  }
+  return args
+}
+
+function nonEmpty(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+/**
+ * Reads a JSON config file: an object whose keys are the settings' camelCase names (`dataDir`, `pingIntervalMs`),
+ * with string, number or boolean values (`allowedOrigins` may also be an array of strings).
+ */
+function readFile(path: string): { values: Map<string, RawValue>; errors: string[] } {
+  const values = new Map<string, RawValue>()
+  const errors: string[] = []
+  const where = `--config / CONFIG_FILE = ${JSON.stringify(path)}`
+  let json: unknown
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    const reason = err instanceof SyntaxError ? `is not valid JSON (${err.message})` : `cannot be read (${String(err)})`
+    return { values, errors: [`  ${where}: the file ${reason}`] }
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { values, errors: [`  ${where}: the file must hold one JSON object of settings, like { "port": 8080 }`] }
+  }
+  for (const [key, value] of Object.entries(json)) {
+    const setting = settings.find((s) => s.key === key)
+    if (!setting) {
+      errors.push(`  ${JSON.stringify(key)} in ${path}: ${unknownKeyHint(key)}`)
+      continue
+    }
+    const text = fileValue(setting, value)
+    if (text === null) {
+      const allowed = setting.key === 'allowedOrigins' ? 'a string or an array of strings' : 'a string or a number'
+      errors.push(
+        `  ${JSON.stringify(key)} in ${path}: must be ${setting.boolean ? 'true or false' : allowed}, not ${JSON.stringify(value)}`,
+      )
+      continue
+    }
+    // A relative path in a file means relative to the file, wherever the server is started from.
+    const resolved = setting.path && !text.includes('-----BEGIN') ? resolve(dirname(resolve(path)), text) : text
+    values.set(setting.key, { value: resolved, from: `"${key}" in ${path}` })
+  }
+  return { values, errors }
+}
+
+function fileValue(setting: Setting, value: unknown): string | null {
+  if (typeof value === 'boolean') return setting.boolean ? String(value) : null
+  if (typeof value === 'number') return setting.boolean || !Number.isFinite(value) ? null : String(value)
+  if (typeof value === 'string') return value
+  if (setting.key === 'allowedOrigins' && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+    return value.join(',')
+  }
+  return null
+}
+
+function unknownKeyHint(key: string): string {
+  const normalized = key.toLowerCase().replace(/[-_]/g, '')
+  const match = settings.find((s) => s.key.toLowerCase() === normalized || s.flag.replace(/-/g, '') === normalized)
+  if (match) return `unknown setting; the file uses camelCase keys: did you mean "${match.key}"?`
+  return `unknown setting; the keys are ${settings.map((s) => s.key).join(', ')}`
 }

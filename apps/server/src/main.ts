@@ -4,11 +4,13 @@ import type { AddressInfo } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Authenticate, createSyncServer, type SyncServerOptions } from '@collab/server'
-import { LevelDocStore } from '@collab/storage'
+import { type DocStore, LevelDocStore } from '@collab/storage'
 import type { Logger } from 'pino'
 import { jwtAuthenticate, randomSecret, TokenVerifier } from './auth.js'
 import type { ServerConfig } from './config.js'
 import { createRequestHandler, type HttpAuth } from './http-routes.js'
+import { MeteredDocStore } from './metered-store.js'
+import { ServerMetrics } from './metrics.js'
 
 /** Options of {@link startServer}: the configuration, a logger, and engine overrides for tests. */
 export type StartOptions = Pick<ServerConfig, 'host' | 'port' | 'dataDir'> &
@@ -16,6 +18,11 @@ export type StartOptions = Pick<ServerConfig, 'host' | 'port' | 'dataDir'> &
     logger: Logger
     /** Overrides of the sync engine's timings and limits (tests shorten them). */
     sync?: Omit<SyncServerOptions, 'store' | 'logger'>
+    /**
+     * An open store to serve instead of the LevelDB directory at `dataDir` (tests, embedding). The server closes
+     * it on shutdown.
+     */
+    store?: DocStore
   }
 
 /** A running server. */
@@ -23,9 +30,20 @@ export interface RunningServer {
   /** `http://host:port` with the real port. */
   url: string
   port: number
-  /** Graceful shutdown: refuses new connections, flushes every document, closes storage. */
+  /** The server's metrics registry, as `/metrics` shows it. */
+  metrics: ServerMetrics
+  /**
+   * Graceful shutdown: refuses new connections, flushes every document, closes storage. Until the flush is done,
+   * HTTP still answers, with `/readyz` at 503.
+   */
   close(): Promise<void>
 }
+
+/** The default of `--max-body-bytes`. */
+const defaultMaxBodyBytes = 16 * 1024 * 1024
+/** A name no document can have (control characters are refused), read by the readiness check. */
+const probeName = '\u0000readyz'
+const storageCheckMs = 2_000
 
 const defaultWebRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../web/dist')
 
@@ -33,10 +51,12 @@ const defaultWebRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../w
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { logger } = options
   const auth = authFrom(options, logger)
-  const store = await LevelDocStore.open({ path: options.dataDir })
+  const metrics = new ServerMetrics()
+  const store = new MeteredDocStore(options.store ?? (await LevelDocStore.open({ path: options.dataDir })), metrics)
   const sync = createSyncServer({
     store,
     logger,
+    observer: metrics.observer,
     ...(auth.authenticate && { authenticate: auth.authenticate }),
     ...(options.allowedOrigins && { allowedOrigins: options.allowedOrigins }),
     trustProxy: options.trustProxy ?? false,
@@ -52,20 +72,32 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       }),
       ...(options.connectionsPerAddress !== undefined && { connectionsPerAddress: options.connectionsPerAddress }),
     },
+    ...(options.pingIntervalMs !== undefined && { pingIntervalMs: options.pingIntervalMs }),
+    ...(options.connectionTimeoutMs !== undefined && { connectionTimeoutMs: options.connectionTimeoutMs }),
+    ...(options.roomGraceMs !== undefined && { roomGraceMs: options.roomGraceMs }),
     ...options.sync,
   })
+  metrics.watch({ rooms: () => sync.roomCount, connections: () => sync.connectionCount })
   const webRoot = options.webRoot ?? (existsSync(defaultWebRoot) ? defaultWebRoot : undefined)
   let shuttingDown = false
-  const http = createServer(
-    createRequestHandler({
-      store,
-      logger,
-      webRoot,
-      auth: auth.http,
-      isShuttingDown: () => shuttingDown,
-      stats: () => ({ rooms: sync.roomCount, connections: sync.connectionCount }),
-    }),
-  )
+  const handler = createRequestHandler({
+    store,
+    sync,
+    logger,
+    webRoot,
+    auth: auth.http,
+    metrics,
+    metricsToken: options.metricsToken,
+    maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes,
+    trustProxy: options.trustProxy ?? false,
+    isShuttingDown: () => shuttingDown,
+    stats: () => ({ rooms: sync.roomCount, connections: sync.connectionCount }),
+    checkStorage: () => checkStorage(store),
+  })
+  const http = createServer(handler)
+  // Requests with `Expect: 100-continue` come here instead of `request`; the handler refuses a body announced too
+  // large before the client sends it, and sends "100 Continue" itself otherwise.
+  http.on('checkContinue', handler)
   sync.attach(http)
   try {
     await new Promise<void>((resolvePromise, reject) => {
@@ -78,6 +110,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   } catch (err) {
     await sync.close()
     await store.close()
+    metrics.clear()
     throw err
   }
   const port = (http.address() as AddressInfo).port
@@ -86,14 +119,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   return {
     url,
     port,
+    metrics,
     close() {
       closing ??= (async () => {
+        // HTTP keeps answering while the engine flushes (the engine refuses new WebSockets meanwhile), so load
+        // balancers see /readyz turn 503 rather than a refused connection.
         shuttingDown = true
-        const httpClosed = new Promise<void>((resolvePromise) => http.close(() => resolvePromise()))
         await sync.close()
+        const httpClosed = new Promise<void>((resolvePromise) => http.close(() => resolvePromise()))
         http.closeAllConnections()
         await httpClosed
         await store.close()
+        metrics.clear()
       })()
       return closing
     },
@@ -126,5 +163,25 @@ function authFrom(options: StartOptions, logger: Logger): { authenticate: Authen
   return {
     authenticate: jwtAuthenticate(verifier),
     http: { verifier, devTokens: options.devTokens && secret ? { ...jwt, secret } : null },
+  }
+}
+
+/**
+ * The readiness check of storage: the last write batch succeeded (`flush` rejects otherwise) and a read of a
+ * document that cannot exist returns, both within a deadline.
+ */
+async function checkStorage(store: DocStore): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<string>((resolvePromise) => {
+    timer = setTimeout(() => resolvePromise(`storage did not answer within ${storageCheckMs} ms`), storageCheckMs)
+  })
+  const check = Promise.all([store.flush(), store.load(probeName)]).then(
+    () => null,
+    (err: unknown) => (err instanceof Error ? err.message : String(err)),
+  )
+  try {
+    return await Promise.race([check, deadline])
+  } finally {
+    clearTimeout(timer)
   }
 }
