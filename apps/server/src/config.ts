@@ -64,6 +64,18 @@ const configSchema = z
     connectionTimeoutMs: milliseconds(100),
     roomGraceMs: milliseconds(0),
     metricsToken: z.string().min(16, 'must be at least 16 characters (use a long random string)').optional(),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+  })
+  .refine((c) => !(c.redisUrl && !c.databaseUrl), {
+    message: 'needs --database-url / DATABASE_URL: instances relaying through Redis must share one PostgreSQL store',
+    path: ['redisUrl'],
   })
   .refine((c) => !(c.authSecret && c.authPublicKey), {
     message: 'set either a secret or a public key, not both',

@@ -3,6 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { clusterFromConfig } from '@collab/cluster'
 import { type Authenticate, createSyncServer, type SyncServerOptions } from '@collab/server'
 import { type DocStore, LevelDocStore } from '@collab/storage'
 import type { Logger } from 'pino'
@@ -52,10 +53,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { logger } = options
   const auth = authFrom(options, logger)
   const metrics = new ServerMetrics()
-  const store = new MeteredDocStore(options.store ?? (await LevelDocStore.open({ path: options.dataDir })), metrics)
+  // With DATABASE_URL / REDIS_URL the documents live in PostgreSQL and instances relay through Redis (ARCHITECTURE.md,
+  // "Several instances"); otherwise the embedded LevelDB directory.
+  const cluster = await clusterFromConfig({ redisUrl: options.redisUrl, databaseUrl: options.databaseUrl, logger })
+  const store = new MeteredDocStore(
+    options.store ?? cluster.store ?? (await LevelDocStore.open({ path: options.dataDir })),
+    metrics,
+  )
   const sync = createSyncServer({
     store,
     logger,
+    ...(cluster.relay && { relay: cluster.relay }),
     observer: metrics.observer,
     ...(auth.authenticate && { authenticate: auth.authenticate }),
     ...(options.allowedOrigins && { allowedOrigins: options.allowedOrigins }),
@@ -109,6 +117,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     })
   } catch (err) {
     await sync.close()
+    await cluster.close()
     await store.close()
     metrics.clear()
     throw err
@@ -129,6 +138,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         const httpClosed = new Promise<void>((resolvePromise) => http.close(() => resolvePromise()))
         http.closeAllConnections()
         await httpClosed
+        await cluster.close()
         await store.close()
         metrics.clear()
       })()

@@ -28,6 +28,10 @@ export interface ServerConfig {
   maxBodyBytes: number
   /** When set, `GET /metrics` needs `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string | undefined
+  /** PostgreSQL store shared by every instance, instead of the LevelDB directory. */
+  databaseUrl?: string | undefined
+  /** Redis relaying updates and presence between instances. */
+  redisUrl?: string | undefined
 }
 
 /** One documented setting: its flag, environment variable, config file key (its `key`) and default. */
@@ -184,6 +188,22 @@ export const settings: readonly Setting[] = [
     fallback: undefined,
     secret: true,
     help: 'when set, GET /metrics needs "Authorization: Bearer <token>" (default: open)',
+  },
+  {
+    key: 'databaseUrl',
+    flag: 'database-url',
+    env: 'DATABASE_URL',
+    fallback: undefined,
+    secret: true,
+    help: 'PostgreSQL URL: documents are stored there instead of the LevelDB directory (shared by every instance)',
+  },
+  {
+    key: 'redisUrl',
+    flag: 'redis-url',
+    env: 'REDIS_URL',
+    fallback: undefined,
+    secret: true,
+    help: 'Redis URL: relays updates and presence between several instances (needs --database-url)',
   },
 ]
 

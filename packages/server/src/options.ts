@@ -3,11 +3,18 @@ import type { Logger } from 'pino'
 import type { Authenticate } from './auth.js'
 import type { Limits } from './limits.js'
 import type { SyncObserver } from './observer.js'
+import type { DocRelay } from './relay.js'
 
 /** Options of {@link createSyncServer}. */
 export interface SyncServerOptions {
   /** Where documents are loaded from and appended to. The server flushes it on close but does not close it. */
   store: DocStore
+  /**
+   * Several instances: carries updates and presence between the instances that share `store` (which must then be
+   * a shared store, such as PostgreSQL). Each room joins it for its document while loaded. The server does not
+   * close it; its owner closes it after the server.
+   */
+  relay?: DocRelay
   /** Structured logger; a silent one by default. */
   logger?: Logger
   /**
@@ -40,6 +47,7 @@ export interface SyncServerOptions {
 
 export interface ResolvedSyncServerOptions {
   store: DocStore
+  relay: DocRelay | null
   logger: Logger
   authenticate: Authenticate | null
   allowedOrigins: ReadonlySet<string> | null

@@ -1,17 +1,38 @@
 import { type AwarenessEntry, encodeAwarenessEntries } from '@collab/protocol'
-import type { Connection } from './connection.js'
+
+/**
+ * Who may change a client ID's presence: a connection of this server, or another server instance (for the clients
+ * connected to it, see relay.ts). `clientIds` is the owner's own record of the client IDs it introduced.
+ */
+export interface AwarenessOwner {
+  readonly clientIds: Set<number>
+  /** A closed owner can no longer take over client IDs it claimed. */
+  readonly closed: boolean
+}
 
 interface ClientPresence {
   clock: number
   /** `null` once the client left; the clock is kept so that older messages cannot bring it back. */
   state: unknown
-  owner: Connection | null
+  owner: AwarenessOwner | null
+}
+
+/** What an owner's entries or departure changed: everything to relay, and which entries changed hands. */
+export interface AwarenessChange {
+  /** The entries to relay to the room's connections (`null` when nothing changed). */
+  relay: Uint8Array | null
+  /**
+   * Entries that now belong to another owner that had claimed them ([AW5]): when the change came from another
+   * instance, these are news that this instance must announce itself.
+   */
+  handedOver: AwarenessEntry[]
 }
 
 /**
  * The presence states of one room, with who owns each client ID. Follows y-protocols' awareness rules for clocks
  * (a newer clock wins; an equal clock may only remove) and adds ownership: the connection that introduced a
- * client ID is the only one that may change or remove it while it is connected ([AW2]).
+ * client ID is the only one that may change or remove it while it is connected ([AW2]). With several instances,
+ * the clients of another instance are owned by that instance.
  */
 export class RoomAwareness {
   private readonly clients = new Map<number, ClientPresence>()
@@ -20,75 +41,120 @@ export class RoomAwareness {
    * the server has not yet noticed its old connection died lands here; when the old connection goes, its
    * presence is handed over instead of removed, so the person never blinks out for the others.
    */
-  private readonly claims = new Map<number, { conn: Connection; entry: AwarenessEntry }>()
+  private readonly claims = new Map<number, { conn: AwarenessOwner; entry: AwarenessEntry }>()
 
   /** @param clientIdsPerConnection how many client IDs one connection may introduce ([LM3]). */
   constructor(private readonly clientIdsPerConnection = Number.POSITIVE_INFINITY) {}
 
   /**
    * Applies what `conn` sent and returns the awareness update to relay to everyone (the received bytes when
-   * every entry was accepted), or `null` when nothing changed.
+   * every entry was accepted as it was), or `null` when nothing changed.
    */
-  apply(conn: Connection, entries: readonly AwarenessEntry[], received: Uint8Array): Uint8Array | null {
+  apply(conn: AwarenessOwner, entries: readonly AwarenessEntry[], received: Uint8Array): Uint8Array | null {
+    const { accepted, handedOver } = this.accept(conn, entries, this.clientIdsPerConnection)
+    if (accepted.length === 0) return null
+    const unchanged = handedOver.length === 0 && accepted.length === entries.length
+    return unchanged ? received : encodeAwarenessEntries(accepted)
+  }
+
+  /** Applies entries another instance sent about its own clients (no per-connection limit applies). */
+  applyFromInstance(instance: AwarenessOwner, entries: readonly AwarenessEntry[]): AwarenessChange {
+    const { accepted, handedOver } = this.accept(instance, entries, Number.POSITIVE_INFINITY)
+    return { relay: accepted.length === 0 ? null : encodeAwarenessEntries(accepted), handedOver }
+  }
+
+  private accept(
+    owner: AwarenessOwner,
+    entries: readonly AwarenessEntry[],
+    maxClientIds: number,
+  ): { accepted: AwarenessEntry[]; handedOver: AwarenessEntry[] } {
     const accepted: AwarenessEntry[] = []
+    const handedOver: AwarenessEntry[] = []
     for (const entry of entries) {
       const known = this.clients.get(entry.clientID)
-      if (known?.owner && known.owner !== conn) {
-        this.claims.set(entry.clientID, { conn, entry })
+      if (known?.owner && known.owner !== owner) {
+        this.claims.set(entry.clientID, { conn: owner, entry })
         continue
       }
-      if (!conn.clientIds.has(entry.clientID) && conn.clientIds.size >= this.clientIdsPerConnection) continue
+      if (!owner.clientIds.has(entry.clientID) && owner.clientIds.size >= maxClientIds) continue
       const knownClock = known?.clock ?? 0
       const present = known !== undefined && known.state !== null
       const newer = entry.clock > knownClock
       const removesPresent = entry.clock === knownClock && entry.state === null && present
       if (!newer && !removesPresent) continue
       if (entry.state === null) {
+        owner.clientIds.delete(entry.clientID)
+        // The owner let go of a client that reconnected elsewhere meanwhile: the newer claim takes over ([AW5]).
+        const claimed = this.takeClaim(entry.clientID, entry.clock)
+        if (claimed) {
+          accepted.push(claimed)
+          handedOver.push(claimed)
+          continue
+        }
         this.clients.set(entry.clientID, { clock: entry.clock, state: null, owner: null })
-        conn.clientIds.delete(entry.clientID)
       } else {
-        this.clients.set(entry.clientID, { clock: entry.clock, state: entry.state, owner: conn })
-        conn.clientIds.add(entry.clientID)
+        this.clients.set(entry.clientID, { clock: entry.clock, state: entry.state, owner })
+        owner.clientIds.add(entry.clientID)
       }
       accepted.push(entry)
     }
-    if (accepted.length === 0) return null
-    return accepted.length === entries.length ? received : encodeAwarenessEntries(accepted)
+    return { accepted, handedOver }
   }
 
   /**
-   * Removes the states `conn` owns (it closed or died), or hands them to the connection that claimed them, and
+   * Hands `clientID` to the live owner that claimed it with a clock newer than `clock` and a state, if any, and
+   * returns the entry it claimed with.
+   */
+  private takeClaim(clientID: number, clock: number): AwarenessEntry | null {
+    const claim = this.claims.get(clientID)
+    this.claims.delete(clientID)
+    if (!claim || claim.conn.closed || claim.entry.clock <= clock || claim.entry.state === null) return null
+    this.clients.set(clientID, { clock: claim.entry.clock, state: claim.entry.state, owner: claim.conn })
+    claim.conn.clientIds.add(clientID)
+    return claim.entry
+  }
+
+  /**
+   * Removes the states `owner` owns (it closed or died), or hands them to the owner that claimed them, and
    * returns the update announcing it, or `null`.
    * The removal keeps each client's clock: y-protocols clients accept a removal at an equal clock, and a client
    * that comes back can then reappear by raising its clock by one.
    */
-  removeOwnedBy(conn: Connection): Uint8Array | null {
+  removeOwnedBy(owner: AwarenessOwner): Uint8Array | null {
+    return this.release(owner).relay
+  }
+
+  /** {@link RoomAwareness.removeOwnedBy}, telling apart the entries that changed hands. */
+  release(owner: AwarenessOwner): AwarenessChange {
     const changes: AwarenessEntry[] = []
-    for (const [clientID, claim] of this.claims) if (claim.conn === conn) this.claims.delete(clientID)
-    for (const clientID of conn.clientIds) {
+    const handedOver: AwarenessEntry[] = []
+    for (const [clientID, claim] of this.claims) if (claim.conn === owner) this.claims.delete(clientID)
+    for (const clientID of owner.clientIds) {
       const known = this.clients.get(clientID)
-      if (!known || known.owner !== conn) continue
-      const claim = this.claims.get(clientID)
-      this.claims.delete(clientID)
-      // A live connection claimed this client ID with a newer clock: it is the same client, reconnected.
-      if (claim && !claim.conn.closed && claim.entry.clock > known.clock && claim.entry.state !== null) {
-        this.clients.set(clientID, { clock: claim.entry.clock, state: claim.entry.state, owner: claim.conn })
-        claim.conn.clientIds.add(clientID)
-        changes.push(claim.entry)
+      if (!known || known.owner !== owner) continue
+      // A live owner claimed this client ID with a newer clock: it is the same client, reconnected.
+      const claimed = this.takeClaim(clientID, known.clock)
+      if (claimed) {
+        changes.push(claimed)
+        handedOver.push(claimed)
         continue
       }
       this.clients.set(clientID, { clock: known.clock, state: null, owner: null })
       changes.push({ clientID, clock: known.clock, state: null })
     }
-    conn.clientIds.clear()
-    return changes.length === 0 ? null : encodeAwarenessEntries(changes)
+    owner.clientIds.clear()
+    return { relay: changes.length === 0 ? null : encodeAwarenessEntries(changes), handedOver }
   }
 
-  /** Every present state, as one update for a newly connected client, or `null` when nobody is present. */
-  encodePresent(): Uint8Array | null {
+  /**
+   * Every present state (or those whose owner passes `filter`), as one update for a newly connected client, or
+   * `null` when nobody is present.
+   */
+  encodePresent(filter?: (owner: AwarenessOwner) => boolean): Uint8Array | null {
     const present: AwarenessEntry[] = []
     for (const [clientID, known] of this.clients) {
-      if (known.state !== null) present.push({ clientID, clock: known.clock, state: known.state })
+      if (known.state === null || (filter && (!known.owner || !filter(known.owner)))) continue
+      present.push({ clientID, clock: known.clock, state: known.state })
     }
     return present.length === 0 ? null : encodeAwarenessEntries(present)
   }

@@ -12,7 +12,9 @@ import * as Y from 'yjs'
 import type { Connection } from './connection.js'
 import type { Limits } from './limits.js'
 import { kindOfEncoded, type SyncObserver } from './observer.js'
+import type { DocRelay } from './relay.js'
 import { RoomAwareness } from './room-awareness.js'
+import { RoomRelay, storedElsewhere } from './room-relay.js'
 
 /** What a room needs from the server that owns it. */
 export interface RoomContext {
@@ -20,8 +22,12 @@ export interface RoomContext {
   logger: Logger
   limits: Limits
   observer: SyncObserver
+  /** Other instances sharing the store, if any (see relay.ts). */
+  relay: DocRelay | null
   /** Called when the room has no connections left and its grace period ended, or when it failed. */
   onIdle(room: Room): void
+  /** Called when another instance deleted the document. */
+  onDeletedElsewhere(room: Room): void
 }
 
 type RoomState = 'loading' | 'ready' | 'failed' | 'unloaded'
@@ -42,6 +48,8 @@ export class Room {
   private compacting: Promise<void> | null = null
   /** Updates appended since the room last compacted; an unload compacts when there are any. */
   private appendedSinceCompaction = 0
+  /** The link to the other instances, from the start of the load until the unload. */
+  private relay: RoomRelay | null = null
   readonly loaded: Promise<void>
 
   constructor(
@@ -66,6 +74,11 @@ export class Room {
     const started = performance.now()
     try {
       await previousUnload
+      if (this.ctx.relay && this.state === 'loading') {
+        this.relay = new RoomRelay(this.relayedRoom(), this.ctx.relay)
+        // Joined before reading the store, so every update another instance makes is either read or relayed.
+        await this.relay.ready
+      }
       const updates = await this.ctx.store.load(this.name)
       if (updates.length === 1 && updates[0]) this.answerEmptyClients(updates[0])
       this.applyStored(updates)
@@ -87,7 +100,24 @@ export class Room {
     const queued = this.queued
     this.queued = []
     for (const { conn, message } of queued) if (!conn.closed) this.handle(conn, message)
+    // After the greeting, so that connections answered early from the snapshot ([SV2]) get them as updates.
+    this.relay?.applyEarly()
     this.compactIfNeeded()
+  }
+
+  /** The parts of this room its relay link uses. */
+  private relayedRoom(): ConstructorParameters<typeof RoomRelay>[0] {
+    return {
+      name: this.name,
+      doc: this.doc,
+      awareness: this.awareness,
+      logger: this.ctx.logger,
+      isReady: () => this.isReady,
+      isLive: () => this.isLive,
+      broadcast: (message) => this.broadcast(message, null),
+      loadStored: () => this.ctx.store.load(this.name),
+      deleted: () => this.ctx.onDeletedElsewhere(this),
+    }
   }
 
   /**
@@ -132,7 +162,10 @@ export class Room {
   remove(conn: Connection): void {
     if (!this.connections.delete(conn)) return
     const removal = this.awareness.removeOwnedBy(conn)
-    if (removal) this.broadcast(encodeAwareness(removal), null)
+    if (removal) {
+      this.broadcast(encodeAwareness(removal), null)
+      this.relay?.publishAwareness(removal)
+    }
     if (this.connections.size === 0) this.ctx.onIdle(this)
   }
 
@@ -164,7 +197,10 @@ export class Room {
           return
         }
         const relayed = this.awareness.apply(conn, message.entries, message.update)
-        if (relayed) this.broadcast(encodeAwareness(relayed), null)
+        if (relayed) {
+          this.broadcast(encodeAwareness(relayed), null)
+          this.relay?.publishAwareness(relayed)
+        }
         return
       }
       case 'query-awareness': {
@@ -229,6 +265,8 @@ export class Room {
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     this.broadcast(encodeSyncUpdate(update), origin)
+    // Another instance stored it (it publishes only what it stored), or it was read from the store.
+    if (origin === storedElsewhere) return
     this.persist(update)
   }
 
@@ -238,7 +276,12 @@ export class Room {
     this.lastAppend = appended
     this.appendedSinceCompaction++
     appended.then(
-      () => this.compactIfNeeded(),
+      () => {
+        // Published once stored, so that what other instances hold from the relay is always durable: they never
+        // store it again, and may acknowledge a client that sends it to them again.
+        this.relay?.publishUpdate(update)
+        this.compactIfNeeded()
+      },
       (err: unknown) => this.fail('append', err),
     )
   }
@@ -310,6 +353,9 @@ export class Room {
     for (const conn of [...this.connections]) {
       conn.close(CloseCode.RetryLater, during === 'load' ? 'document unavailable' : 'storage unavailable')
       this.connections.delete(conn)
+      // The other instances still show these people; they will be back once their clients reconnect.
+      const removal = this.awareness.removeOwnedBy(conn)
+      if (removal) this.relay?.publishAwareness(removal)
     }
     this.queued = []
     this.ctx.onIdle(this)
@@ -323,6 +369,7 @@ export class Room {
     const wasReady = this.state === 'ready'
     this.state = 'unloaded'
     this.doc.off('update', this.onDocUpdate)
+    this.relay?.leave()
     try {
       await this.lastAppend
       await this.compacting

@@ -57,6 +57,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   }
   return new SyncServerImpl({
     store: options.store,
+    relay: options.relay ?? null,
     logger: options.logger ?? pino({ level: 'silent' }),
     authenticate: options.authenticate ?? null,
     allowedOrigins: options.allowedOrigins ? new Set(options.allowedOrigins) : null,
@@ -99,7 +100,9 @@ class SyncServerImpl implements SyncServer {
       logger: options.logger,
       limits: options.limits,
       observer: options.observer,
+      relay: options.relay,
       onIdle: (room) => this.onRoomIdle(room),
+      onDeletedElsewhere: (room) => this.closeDeletedRoom(room),
     }
     this.sweepTimer = setInterval(() => this.sweepConnections(), options.pingIntervalMs)
     this.sweepTimer.unref()
@@ -404,7 +407,18 @@ class SyncServerImpl implements SyncServer {
     await this.unloading.get(name)
     const existed = room !== undefined || (await this.options.store.load(name)).length > 0
     await this.options.store.delete(name)
+    this.options.relay?.publishDeleted(name)
     return existed
+  }
+
+  /** Another instance deleted the document: its connections here are told so and the room goes, unsaved. */
+  private closeDeletedRoom(room: Room): void {
+    if (this.rooms.get(room.name) !== room) return
+    this.options.logger.info({ doc: room.name }, 'document deleted by another instance')
+    for (const [conn, joined] of this.connections) {
+      if (joined === room) this.closeConnection(conn, CloseCode.UnknownDocument, 'document deleted')
+    }
+    void this.unloadRoom(room, { compact: false })
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -75,6 +75,8 @@ export interface TestServer {
   /** `ws://127.0.0.1:<port>`, the base URL of every document. */
   url: string
   sync: SyncServer
+  /** The HTTP server the sync server is attached to, for tests that watch upgrades or raw sockets. */
+  http: Server
   /** Closes the sync server (clients get 1001) and the HTTP server. Idempotent. */
   close(): Promise<void>
 }
@@ -93,6 +95,7 @@ export async function startTestServer(options: SyncServerOptions, teardown: Tear
   const server: TestServer = {
     url: `ws://127.0.0.1:${address.port}`,
     sync,
+    http,
     close() {
       closing ??= (async () => {
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
@@ -132,6 +135,8 @@ type ProviderWebSocket = NonNullable<
 
 export interface StockClientOptions {
   connect?: boolean
+  /** The Y.Doc's client ID, for tests that must replay exactly (Yjs orders concurrent inserts by client ID). */
+  clientID?: number
   /** The WebSocket class the provider uses; `ws` by default (Node 20 has no global WebSocket, STACK.md trap 7). */
   WebSocketPolyfill?: new (
     address: string,
@@ -146,6 +151,7 @@ export function stockClient(
   options: StockClientOptions = {},
 ): StockClient {
   const doc = new Y.Doc()
+  if (options.clientID !== undefined) doc.clientID = options.clientID
   const provider = new WebsocketProvider(serverUrl, docName, doc, {
     connect: options.connect ?? true,
     WebSocketPolyfill: (options.WebSocketPolyfill ?? WebSocket) as unknown as ProviderWebSocket,
@@ -205,9 +211,17 @@ export class RawClient {
     })
   }
 
-  /** Opens a connection and resolves once it is open (or rejects if the upgrade fails). */
-  static connect(url: string, teardown: Teardown, options: ClientOptions = {}): Promise<RawClient> {
-    const ws = new WebSocket(url, options)
+  /**
+   * Opens a connection and resolves once it is open (or rejects if the upgrade fails). `protocols` are offered in
+   * the `Sec-WebSocket-Protocol` header (`['collab', 'token.<token>']` carries a token).
+   */
+  static connect(
+    url: string,
+    teardown: Teardown,
+    options: ClientOptions = {},
+    protocols: string[] = [],
+  ): Promise<RawClient> {
+    const ws = new WebSocket(url, protocols, options)
     const client = new RawClient(ws)
     teardown.defer(() => client.ws.terminate())
     return new Promise((resolve, reject) => {
@@ -306,4 +320,44 @@ export function textOfUpdates(...updates: Uint8Array[]): string {
 /** The types of the messages a client received, in order. */
 export function receivedTypes(client: RawClient): string[] {
   return client.received.map((message) => message.type)
+}
+
+/**
+ * The outcome of an upgrade request that the server may refuse before any WebSocket exists ([OR1]): the HTTP
+ * status of the refusal, or 101 once the WebSocket is open (it is then closed at once).
+ */
+export function upgradeStatus(url: string, options: ClientOptions = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options)
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? -1)
+      res.resume()
+      ws.terminate()
+    })
+    ws.once('open', () => {
+      resolve(101)
+      ws.terminate()
+    })
+    ws.once('error', reject)
+  })
+}
+
+/** Bytes one client-to-server WebSocket frame with a `payloadBytes` payload takes on the wire (masked). */
+export function clientFrameBytes(payloadBytes: number): number {
+  const lengthBytes = payloadBytes < 126 ? 0 : payloadBytes < 65_536 ? 2 : 8
+  return 2 + lengthBytes + 4 + payloadBytes
+}
+
+/**
+ * Counts the bytes every upgraded socket of `server` receives after the handshake, so a test can know that the
+ * server has received what a client sent (without waiting a fixed time) while the server does not answer yet.
+ */
+export function countReceivedBytes(server: TestServer): () => number {
+  let received = 0
+  server.http.prependListener('upgrade', (_req, socket) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length
+    })
+  })
+  return () => received
 }

@@ -8,3 +8,4 @@ export {
 export { LevelDocStore, type LevelDocStoreOptions } from './level-doc-store.js'
 export { MemoryDocStore, type MemoryDocStoreOptions } from './memory-doc-store.js'
 export { mergeUpdatesViaDoc } from './merge.js'
+export { PostgresDocStore, type PostgresDocStoreOptions, type StoreLogger } from './postgres-doc-store.js'

@@ -1,0 +1,375 @@
+import { crc32 } from 'node:zlib'
+import { Pool, type PoolClient } from 'pg'
+import { type DocStats, emptyStats, statsNeedCompaction } from './doc-stats.js'
+import {
+  type CompactionPolicy,
+  type DocInfo,
+  type DocStore,
+  DocumentUnreadableError,
+  defaultCompactionPolicy,
+} from './doc-store.js'
+import { mergeUpdatesViaDoc } from './merge.js'
+import { RecordKind } from './record.js'
+
+/** Where a {@link PostgresDocStore} reports trouble it cannot hand to a caller (a pooled connection that broke). */
+export interface StoreLogger {
+  warn(fields: Record<string, unknown>, message: string): void
+}
+
+/** Options of {@link PostgresDocStore.open}. */
+export interface PostgresDocStoreOptions {
+  /** `postgres://user:password@host:port/database` */
+  connectionString: string
+  /** Name of the table of records, created if missing. Default `collab_records`. */
+  table?: string
+  compaction?: Partial<CompactionPolicy>
+  /** Connections in the pool. Default 8. */
+  maxConnections?: number
+  /**
+   * A query that has not answered after this many ms fails (and the appends it carried with it), so an
+   * unreachable database turns into "retry later" for clients instead of a hang. Default 15,000.
+   */
+  queryTimeoutMs?: number
+  logger?: StoreLogger
+}
+
+interface DocState {
+  stats: DocStats
+  compacting: Promise<void> | null
+}
+
+interface Row {
+  doc: string
+  kind: number
+  crc: number
+  at: number
+  data: Buffer
+}
+
+interface PendingBatch {
+  rows: Row[]
+  bytes: number
+  done: Promise<void>
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+interface StoredRow {
+  seq: string
+  kind: number
+  crc: number
+  at: string
+  data: Buffer
+}
+
+/** One INSERT carries at most this much; a longer queue becomes several statements, written one after another. */
+const maxRowsPerInsert = 5_000
+const maxBytesPerInsert = 16 << 20
+/** First key of the two-key advisory locks that serialize compactions of one document across instances. */
+const compactionLockSpace = 0x636f6c
+
+/**
+ * A store shared by several server instances, on PostgreSQL. Every record is a row `(doc, seq, kind, crc, at,
+ * data)`; `seq` comes from an identity column, so instances appending to the same document never collide. The
+ * appends of one tick (all documents) are written by one multi-row INSERT (group commit), one statement at a time,
+ * so a store's appends keep their order.
+ *
+ * Compaction runs in one transaction under a per-document advisory lock: it reads the document's rows, merges
+ * them itself and deletes exactly the rows it read (by seq) before inserting the snapshot. Rows that other
+ * instances append meanwhile are never touched. It ignores the snapshot argument of {@link DocStore.compact}: the
+ * live document of one instance may lack updates that another instance stored.
+ */
+export class PostgresDocStore implements DocStore {
+  private readonly docs = new Map<string, DocState>()
+  /** Batches waiting to be written, oldest first; appends go to the last one until it is full. */
+  private readonly queue: PendingBatch[] = []
+  private writing: Promise<void> | null = null
+  private lastBatch: Promise<void> = Promise.resolve()
+  private closed = false
+  private readonly sql: ReturnType<typeof statements>
+
+  private constructor(
+    private readonly pool: Pool,
+    table: string,
+    private readonly policy: CompactionPolicy,
+  ) {
+    this.sql = statements(table)
+  }
+
+  /** Connects, creates the table if needed, and resolves once the database answered. */
+  static async open(options: PostgresDocStoreOptions): Promise<PostgresDocStore> {
+    const table = options.table ?? 'collab_records'
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(table)) throw new RangeError(`Invalid table name ${JSON.stringify(table)}`)
+    const pool = new Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 8,
+      connectionTimeoutMillis: 5_000,
+      query_timeout: options.queryTimeoutMs ?? 15_000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'collab',
+    })
+    // A pooled connection that breaks while idle (the server restarted) is dropped by the pool; without a
+    // listener the 'error' event would end the process.
+    pool.on('error', (err) => options.logger?.warn({ err: err.message }, 'PostgreSQL connection lost'))
+    const store = new PostgresDocStore(pool, table, { ...defaultCompactionPolicy, ...options.compaction })
+    try {
+      await store.createSchema()
+    } catch (err) {
+      await pool.end()
+      throw err
+    }
+    return store
+  }
+
+  private async createSchema(): Promise<void> {
+    await this.transaction(async (client) => {
+      // Instances starting together would race on CREATE TABLE IF NOT EXISTS (it is not atomic in PostgreSQL).
+      await client.query('SELECT pg_advisory_xact_lock($1)', [compactionLockSpace])
+      await client.query(this.sql.createTable)
+    })
+  }
+
+  async load(name: string): Promise<Uint8Array[]> {
+    this.assertOpen()
+    await this.settled()
+    if (name.includes('\u0000')) {
+      // PostgreSQL text cannot hold NUL, so no stored document has this name. Readiness probes load such a name
+      // to see whether the store answers: the database is still asked.
+      await this.pool.query('SELECT 1')
+      return []
+    }
+    const { rows } = await this.pool.query<StoredRow>(this.sql.selectDoc, [name])
+    const stats = emptyStats()
+    const updates = rows.map((row) => {
+      const payload = checkedPayload(name, row)
+      if (row.kind === RecordKind.Snapshot) stats.snapshotBytes += payload.length
+      else {
+        stats.tailUpdates++
+        stats.tailBytes += payload.length
+      }
+      return payload
+    })
+    // Other instances append too: what was just read is the best count of what a compaction would merge.
+    const doc = this.docs.get(name)
+    if (!doc) this.docs.set(name, { stats, compacting: null })
+    else if (!doc.compacting) doc.stats = stats
+    return updates
+  }
+
+  append(name: string, update: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('PostgresDocStore is closed'))
+    if (name.includes('\u0000')) return Promise.reject(new RangeError(`Invalid document name ${JSON.stringify(name)}`))
+    // Copied now: the caller may reuse its buffer before the batch is written.
+    const data = Buffer.from(update)
+    const stats = this.docOf(name).stats
+    stats.tailUpdates++
+    stats.tailBytes += data.length
+    return this.enqueue({ doc: name, kind: RecordKind.Update, crc: signedCrc(data), at: Date.now(), data })
+  }
+
+  needsCompaction(name: string): boolean {
+    const doc = this.docs.get(name)
+    return doc !== undefined && doc.compacting === null && statsNeedCompaction(doc.stats, this.policy)
+  }
+
+  async compact(name: string, _snapshot?: Uint8Array): Promise<void> {
+    this.assertOpen()
+    const doc = this.docOf(name)
+    // One compaction per document and store at a time; the advisory lock serializes those of other instances.
+    if (doc.compacting) return doc.compacting
+    doc.compacting = this.compactRecords(name, doc).finally(() => {
+      doc.compacting = null
+    })
+    return doc.compacting
+  }
+
+  private async compactRecords(name: string, doc: DocState): Promise<void> {
+    // This store's queued appends are written first, so that they are among the rows merged.
+    await this.settled()
+    const tailBefore = { updates: doc.stats.tailUpdates, bytes: doc.stats.tailBytes }
+    const snapshotBytes = await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [compactionLockSpace, name])
+      const { rows } = await client.query<StoredRow>(this.sql.selectDoc, [name])
+      const payloads = rows.map((row) => checkedPayload(name, row))
+      const onlySnapshot = rows.length === 1 && rows[0]?.kind === RecordKind.Snapshot
+      if (rows.length === 0 || onlySnapshot) return payloads[0]?.length ?? 0
+      const merged = Buffer.from(mergeUpdatesViaDoc(payloads))
+      // Exactly the rows read, by seq: rows another instance committed since the read stay.
+      await client.query(this.sql.deleteRows, [name, rows.map((row) => row.seq)])
+      const lastWrite = Math.max(...rows.map((row) => Number(row.at)))
+      await client.query(this.sql.insertOne, [name, RecordKind.Snapshot, signedCrc(merged), lastWrite, merged])
+      return merged.length
+    })
+    doc.stats = {
+      snapshotBytes,
+      tailUpdates: Math.max(0, doc.stats.tailUpdates - tailBefore.updates),
+      tailBytes: Math.max(0, doc.stats.tailBytes - tailBefore.bytes),
+      updatedAt: doc.stats.updatedAt,
+    }
+  }
+
+  async list(): Promise<DocInfo[]> {
+    this.assertOpen()
+    await this.settled()
+    const { rows } = await this.pool.query<{ doc: string; records: string; bytes: string; at: string }>(
+      this.sql.listDocs,
+    )
+    return rows.map((row) => ({
+      name: row.doc,
+      bytes: Number(row.bytes),
+      records: Number(row.records),
+      updatedAt: Number(row.at),
+    }))
+  }
+
+  async delete(name: string): Promise<void> {
+    this.assertOpen()
+    await this.settled()
+    await this.pool.query(this.sql.deleteDoc, [name])
+    this.docs.delete(name)
+  }
+
+  flush(): Promise<void> {
+    return this.lastBatch
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.settled()
+    await this.pool.end()
+  }
+
+  private docOf(name: string): DocState {
+    let doc = this.docs.get(name)
+    if (!doc) {
+      doc = { stats: emptyStats(), compacting: null }
+      this.docs.set(name, doc)
+    }
+    return doc
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('PostgresDocStore is closed')
+  }
+
+  /** Waits for every batch queued so far, whether it succeeds or fails. */
+  private settled(): Promise<void> {
+    return this.lastBatch.then(
+      () => undefined,
+      () => undefined,
+    )
+  }
+
+  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect()
+    let failure: Error | undefined
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      return result
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err))
+      // A failed ROLLBACK means the connection is gone, and the transaction with it.
+      await client.query('ROLLBACK').catch(() => undefined)
+      throw err
+    } finally {
+      // Releasing with the error discards a connection that may be broken instead of pooling it.
+      client.release(failure)
+    }
+  }
+
+  /** Adds a row to the batch of this tick; resolves when that batch is committed. */
+  private enqueue(row: Row): Promise<void> {
+    let batch = this.queue.at(-1)
+    if (!batch || batch.rows.length >= maxRowsPerInsert || batch.bytes >= maxBytesPerInsert) {
+      let resolve!: () => void
+      let reject!: (err: unknown) => void
+      const done = new Promise<void>((res, rej) => {
+        resolve = res
+        reject = rej
+      })
+      // Callers that only wait (flush, settled) must not turn a failed write into an unhandled rejection.
+      done.catch(() => undefined)
+      batch = { rows: [], bytes: 0, done, resolve, reject }
+      this.queue.push(batch)
+      this.lastBatch = done
+      if (!this.writing && this.queue.length === 1) setImmediate(() => this.drain())
+    }
+    batch.rows.push(row)
+    batch.bytes += row.data.length
+    return batch.done
+  }
+
+  private drain(): void {
+    if (this.writing) return
+    const batch = this.queue.shift()
+    if (!batch) return
+    this.writing = this.writeBatch(batch).finally(() => {
+      this.writing = null
+      // Appends that arrived while this batch was being written form the next one.
+      this.drain()
+    })
+  }
+
+  private async writeBatch(batch: PendingBatch): Promise<void> {
+    const { rows } = batch
+    try {
+      await this.pool.query(this.sql.insertMany, [
+        rows.map((row) => row.doc),
+        rows.map((row) => row.kind),
+        rows.map((row) => row.crc),
+        rows.map((row) => row.at),
+        rows.map((row) => row.data),
+      ])
+    } catch (err) {
+      batch.reject(err)
+      return
+    }
+    batch.resolve()
+  }
+}
+
+/** The SQL of a store on `table` (a name checked to be a plain identifier). */
+function statements(table: string) {
+  return {
+    createTable: `CREATE TABLE IF NOT EXISTS ${table} (
+      doc text COLLATE "C" NOT NULL,
+      seq bigint GENERATED ALWAYS AS IDENTITY,
+      kind smallint NOT NULL,
+      crc integer NOT NULL,
+      at bigint NOT NULL,
+      data bytea NOT NULL,
+      PRIMARY KEY (doc, seq)
+    )`,
+    selectDoc: `SELECT seq, kind, crc, at, data FROM ${table} WHERE doc = $1 ORDER BY seq`,
+    // ORDER BY the array position makes the identity values follow the order of the appends.
+    insertMany: `INSERT INTO ${table} (doc, kind, crc, at, data)
+      SELECT doc, kind, crc, at, data
+      FROM unnest($1::text[], $2::smallint[], $3::integer[], $4::bigint[], $5::bytea[])
+        WITH ORDINALITY AS batch(doc, kind, crc, at, data, position)
+      ORDER BY position`,
+    insertOne: `INSERT INTO ${table} (doc, kind, crc, at, data) VALUES ($1, $2, $3, $4, $5)`,
+    deleteRows: `DELETE FROM ${table} WHERE doc = $1 AND seq = ANY($2::bigint[])`,
+    deleteDoc: `DELETE FROM ${table} WHERE doc = $1`,
+    listDocs: `SELECT doc, count(*) AS records, sum(octet_length(data)) AS bytes, max(at) AS at
+      FROM ${table} GROUP BY doc`,
+  }
+}
+
+/** CRC32 as PostgreSQL's signed `integer`. */
+function signedCrc(data: Uint8Array): number {
+  return crc32(data) | 0
+}
+
+/** A row's payload, checked: a damaged or foreign row refuses the document instead of loading as garbage. */
+function checkedPayload(name: string, row: StoredRow): Uint8Array {
+  if (row.kind !== RecordKind.Update && row.kind !== RecordKind.Snapshot) {
+    throw new DocumentUnreadableError(name, `record ${row.seq}: unknown record kind ${row.kind}`)
+  }
+  if (signedCrc(row.data) !== row.crc) {
+    throw new DocumentUnreadableError(name, `record ${row.seq}: checksum mismatch (stored data is damaged)`)
+  }
+  return row.data
+}
