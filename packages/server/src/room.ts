@@ -375,7 +375,10 @@ export class Room {
       await this.compacting
       // Leaving one snapshot behind makes the next load a single read and a single apply.
       if (wasReady && this.appendedSinceCompaction > 0 && options.compact !== false) {
-        await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc))
+        const started = performance.now()
+        const snapshot = Y.encodeStateAsUpdate(this.doc)
+        await this.ctx.store.compact(this.name, snapshot)
+        this.ctx.observer.compacted?.(performance.now() - started, snapshot.length)
       }
     } catch (err) {
       this.ctx.logger.error({ doc: this.name, err: errorMessage(err) }, 'final flush failed')
