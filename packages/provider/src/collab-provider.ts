@@ -162,7 +162,8 @@ export class CollabProvider {
   destroy(): void {
     if (this.destroyed) return
     if (this.ws && this.awareness.getLocalState() !== null) {
-      removeAwarenessStates(this.awareness, [this.doc.clientID], 'destroy')
+      // The awareness's own ID: Yjs gives the document a new one when it sees its ID in someone else's update.
+      removeAwarenessStates(this.awareness, [this.awareness.clientID], 'destroy')
     }
     this.disconnect()
     this.destroyed = true
@@ -393,7 +394,8 @@ export class CollabProvider {
     // What was sent but not acknowledged must ride in the next connection's sync step 2.
     if (this.mustBeSaved > this.savedDocMessages) this.changesNotSent = true
     this.synced = false
-    const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID)
+    // Not `doc.clientID`: Yjs changes it when another client writes with it, and the local presence would go.
+    const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.awareness.clientID)
     if (others.length > 0) removeAwarenessStates(this.awareness, others, this)
     // An expired token is the usual 4401: with a token callback, try once more at once with a fresh token.
     if (code === CloseCode.NotAuthenticated && typeof this.options.token === 'function' && !this.retriedAuth) {

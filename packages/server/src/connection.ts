@@ -33,6 +33,11 @@ export class Connection {
   user: string | undefined
   /** When the connection's credentials expire (ms since the epoch). */
   expiresAt: number | undefined
+  /**
+   * Awareness messages the server sent this connection that it may send back for free while they change nothing:
+   * y-websocket clients echo every awareness change they apply ([LM2]).
+   */
+  echoCredit = 0
   /** Updates dropped because the connection may only read. */
   droppedUpdates = 0
   private readonly messageBudget: TokenBucket
@@ -51,8 +56,20 @@ export class Connection {
   }
 
   /** Charges one received message against the connection's rate limits; false once it exceeds them ([LM2]). */
-  withinRate(bytes: number, now: number): boolean {
-    return this.messageBudget.take(1, now) && this.byteBudget.take(bytes, now)
+  withinRate(bytes: number, now: number, messages = 1): boolean {
+    return this.messageBudget.take(messages, now) && this.byteBudget.take(bytes, now)
+  }
+
+  /** The server sent an awareness message this connection may echo; echoes left are capped at `max`. */
+  grantEcho(max: number): void {
+    this.echoCredit = Math.min(this.echoCredit + 1, max)
+  }
+
+  /** Uses up one echo; false when none is left. */
+  takeEcho(): boolean {
+    if (this.echoCredit === 0) return false
+    this.echoCredit--
+    return true
   }
 
   get wantsSaveAck(): boolean {

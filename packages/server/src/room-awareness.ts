@@ -8,6 +8,8 @@ export interface AwarenessOwner {
   readonly clientIds: Set<number>
   /** A closed owner can no longer take over client IDs it claimed. */
   readonly closed: boolean
+  /** The authenticated user, if any: a client ID stays with the user who introduced it ([AW2]). */
+  readonly user?: string | undefined
 }
 
 interface ClientPresence {
@@ -15,6 +17,8 @@ interface ClientPresence {
   /** `null` once the client left; the clock is kept so that older messages cannot bring it back. */
   state: unknown
   owner: AwarenessOwner | null
+  /** The user who introduced the client ID, if authenticated; kept after its owner left ([AW2]). */
+  user: string | undefined
 }
 
 /** What an owner's entries or departure changed: everything to relay, and which entries changed hands. */
@@ -72,6 +76,8 @@ export class RoomAwareness {
     const handedOver: AwarenessEntry[] = []
     for (const entry of entries) {
       const known = this.clients.get(entry.clientID)
+      // Another user's client ID, even while its connection is gone and its client is about to come back.
+      if (known?.user !== undefined && known.user !== owner.user) continue
       if (known?.owner && known.owner !== owner) {
         this.claims.set(entry.clientID, { conn: owner, entry })
         continue
@@ -91,9 +97,9 @@ export class RoomAwareness {
           handedOver.push(claimed)
           continue
         }
-        this.clients.set(entry.clientID, { clock: entry.clock, state: null, owner: null })
+        this.clients.set(entry.clientID, { clock: entry.clock, state: null, owner: null, user: known?.user })
       } else {
-        this.clients.set(entry.clientID, { clock: entry.clock, state: entry.state, owner })
+        this.clients.set(entry.clientID, { clock: entry.clock, state: entry.state, owner, user: owner.user })
         owner.clientIds.add(entry.clientID)
       }
       accepted.push(entry)
@@ -109,7 +115,12 @@ export class RoomAwareness {
     const claim = this.claims.get(clientID)
     this.claims.delete(clientID)
     if (!claim || claim.conn.closed || claim.entry.clock <= clock || claim.entry.state === null) return null
-    this.clients.set(clientID, { clock: claim.entry.clock, state: claim.entry.state, owner: claim.conn })
+    this.clients.set(clientID, {
+      clock: claim.entry.clock,
+      state: claim.entry.state,
+      owner: claim.conn,
+      user: claim.conn.user,
+    })
     claim.conn.clientIds.add(clientID)
     return claim.entry
   }
@@ -139,11 +150,26 @@ export class RoomAwareness {
         handedOver.push(claimed)
         continue
       }
-      this.clients.set(clientID, { clock: known.clock, state: null, owner: null })
+      this.clients.set(clientID, { clock: known.clock, state: null, owner: null, user: known.user })
       changes.push({ clientID, clock: known.clock, state: null })
     }
     owner.clientIds.clear()
     return { relay: changes.length === 0 ? null : encodeAwarenessEntries(changes), handedOver }
+  }
+
+  /**
+   * Whether `entries` from `owner` would change nothing: each is no newer than what is known, or a claim that could
+   * never take over ([AW5]). y-websocket clients send back every awareness change they apply; that is what their
+   * echoes look like.
+   */
+  changesNothing(owner: AwarenessOwner, entries: readonly AwarenessEntry[]): boolean {
+    return entries.every((entry) => {
+      const known = this.clients.get(entry.clientID)
+      if (!known) return false
+      if (known.owner && known.owner !== owner) return entry.clock <= known.clock || entry.state === null
+      const removesPresent = entry.clock === known.clock && entry.state === null && known.state !== null
+      return entry.clock <= known.clock && !removesPresent
+    })
   }
 
   /**

@@ -1,10 +1,12 @@
 import {
+  type AwarenessEntry,
   CloseCode,
   encodeAwareness,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
   type Message,
+  MessageType,
 } from '@collab/protocol'
 import { type DocStore, DocumentUnreadableError } from '@collab/storage'
 import type { Logger } from 'pino'
@@ -178,7 +180,10 @@ export class Room {
   private greet(conn: Connection): void {
     conn.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
     const present = this.awareness.encodePresent()
-    if (present) conn.send(encodeAwareness(present))
+    if (present) {
+      conn.send(encodeAwareness(present))
+      conn.grantEcho(this.ctx.limits.messageBurst)
+    }
   }
 
   private handle(conn: Connection, message: Message): void {
@@ -230,12 +235,9 @@ export class Room {
       return
     }
     try {
-      // Yjs integrates an update's structs before it reads its delete set, so a truncated delete set would throw
-      // after part of the update was applied, relayed and stored. Decoding it fully first keeps a bad update out
-      // entirely ([PR2]); it costs a few microseconds for a keystroke.
-      Y.decodeUpdate(update)
+      const admitted = admissibleUpdate(this.doc, update)
       const { pendingStructs, pendingDs } = this.doc.store
-      Y.applyUpdate(this.doc, update, conn)
+      Y.applyUpdate(this.doc, admitted, conn)
       // An update that depends on content this server lacks (lost in a crash before the client resynced) is held
       // pending by Yjs and emits no update event, so nothing would store it. Store it as received: loading
       // integrates it once the missing content arrives, and acknowledging it is then honest.
@@ -243,7 +245,7 @@ export class Room {
       const heldBack =
         (after.pendingStructs !== null && after.pendingStructs.update !== pendingStructs?.update) ||
         (after.pendingDs !== null && after.pendingDs !== pendingDs)
-      if (heldBack) this.persist(update)
+      if (heldBack) this.persist(admitted)
     } catch (err) {
       this.ctx.logger.warn(
         { doc: this.name, conn: conn.id, err: err instanceof Error ? err.message : String(err) },
@@ -293,15 +295,30 @@ export class Room {
    */
   async applyUpdate(update: Uint8Array, origin: unknown = 'api'): Promise<void> {
     if (this.state !== 'ready') throw new Error(`document ${JSON.stringify(this.name)} is not available`)
-    Y.decodeUpdate(update)
-    Y.applyUpdate(this.doc, update, origin)
+    Y.applyUpdate(this.doc, admissibleUpdate(this.doc, update), origin)
     await this.lastAppend
   }
 
   private broadcast(message: Uint8Array, except: unknown): void {
+    const awareness = message[0] === MessageType.Awareness
     let sent = 0
-    for (const conn of this.connections) if (conn !== except && conn.sendUncounted(message)) sent++
+    for (const conn of this.connections) {
+      if (conn === except || !conn.sendUncounted(message)) continue
+      sent++
+      if (awareness) conn.grantEcho(this.ctx.limits.messageBurst)
+    }
     if (sent > 0) this.ctx.observer.messagesSent?.(kindOfEncoded(message), message.length, sent)
+  }
+
+  /**
+   * Whether an awareness message from `conn` is the echo of one the server sent it: it changes nothing and the
+   * connection has echoes left. y-websocket clients send back every awareness change they apply, so without this
+   * a busy room would push innocent clients over their message budget ([LM2]).
+   */
+  takeEcho(conn: Connection, entries: readonly AwarenessEntry[]): boolean {
+    return (
+      this.state === 'ready' && conn.echoCredit > 0 && this.awareness.changesNothing(conn, entries) && conn.takeEcho()
+    )
   }
 
   /** Closes one connection and forgets it at once. */
@@ -390,4 +407,26 @@ export class Room {
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * What to apply of an update from outside (a client, the HTTP API), or a thrown error when it must be refused
+ * ([PR2]). Yjs integrates an update's structs before it reads its delete set, so a delete set it fails on would
+ * throw after part of the update was applied, relayed and stored: decoding it fully first keeps out a truncated
+ * one, and empty delete ranges are refused because Yjs reads them, then fails on them only when they point past
+ * what the document has. A struct that starts inside content the document already has (its client ID reused by
+ * someone else) would be integrated from its first new clock under the parent it declares, while the document's
+ * own encoding of it (what is stored and sent to new clients) names the parent of the struct before it: cutting
+ * the known part off first gives every copy the same reading.
+ */
+function admissibleUpdate(doc: Y.Doc, update: Uint8Array): Uint8Array {
+  const { structs, ds } = Y.decodeUpdate(update)
+  for (const ranges of ds.clients.values()) {
+    if (ranges.some((range) => range.len === 0)) throw new RangeError('the delete set has an empty range')
+  }
+  const overlaps = structs.some((struct) => {
+    const known = Y.getState(doc.store, struct.id.client)
+    return struct.id.clock < known && struct.id.clock + struct.length > known
+  })
+  return overlaps ? Y.diffUpdate(update, Y.encodeStateVector(doc)) : update
 }

@@ -175,7 +175,11 @@ class SyncServerImpl implements SyncServer {
     const early: Array<{ data: RawData; isBinary: boolean }> = []
     ws.on('message', (data, isBinary) => {
       if (this.connections.get(conn)) this.onMessage(conn, data, isBinary)
-      else early.push({ data, isBinary })
+      else if (conn.closed) return
+      // Charged as they arrive: however long the hook takes, what waits stays within the budget ([AU1], [LM2]).
+      else if (!conn.withinRate(rawDataBytes(data), Date.now())) {
+        this.refuse(conn, CloseCode.RateLimited, 'rate limit exceeded')
+      } else early.push({ data, isBinary })
     })
     ws.on('pong', () => {
       conn.lastSeen = Date.now()
@@ -202,7 +206,7 @@ class SyncServerImpl implements SyncServer {
         { conn: conn.id, doc: docName, remote: address, user: conn.user, access: conn.access },
         'connection opened',
       )
-      for (const { data, isBinary } of early.splice(0)) this.onMessage(conn, data, isBinary)
+      for (const { data, isBinary } of early.splice(0)) this.onMessage(conn, data, isBinary, true)
     }
     const authenticate = this.options.authenticate
     if (!authenticate) {
@@ -258,7 +262,8 @@ class SyncServerImpl implements SyncServer {
     this.forget(conn)
   }
 
-  private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+  /** Handles one message; `charged` when it was already charged against the rate limits (it waited for auth). */
+  private onMessage(conn: Connection, data: RawData, isBinary: boolean, charged = false): void {
     const now = Date.now()
     conn.lastSeen = now
     if (conn.closed) return
@@ -268,10 +273,6 @@ class SyncServerImpl implements SyncServer {
       this.refuse(conn, CloseCode.BadMessage, 'text messages are not part of the protocol')
       return
     }
-    if (!conn.withinRate(data.length, now)) {
-      this.refuse(conn, CloseCode.RateLimited, 'rate limit exceeded')
-      return
-    }
     const decoded = decodeMessage(data)
     if (!decoded.ok) {
       this.options.observer.messageReceived?.('invalid', bytes)
@@ -279,6 +280,12 @@ class SyncServerImpl implements SyncServer {
       return
     }
     const message = decoded.message
+    // An echoed awareness message costs its bytes but not a message ([LM2]): see Room.takeEcho.
+    const echo = message.type === 'awareness' && this.connections.get(conn)?.takeEcho(conn, message.entries) === true
+    if (!charged && !conn.withinRate(data.length, now, echo ? 0 : 1)) {
+      this.refuse(conn, CloseCode.RateLimited, 'rate limit exceeded')
+      return
+    }
     this.options.observer.messageReceived?.(message.type, bytes)
     // Connection-level messages are answered at once, even while the document loads: a slow load must not
     // look like a dead server to the client's heartbeat.
@@ -461,4 +468,9 @@ export function docNameFromUrl(url: string): { name: string; error: string | nul
     return { name: '', error: 'document name is not valid percent-encoding' }
   }
   return { name, error: docNameError(name) }
+}
+
+/** Bytes of a received message, however ws delivered it. */
+function rawDataBytes(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((sum, chunk) => sum + chunk.length, 0) : data.byteLength
 }

@@ -1,0 +1,413 @@
+import { CloseCode, encodePing, encodeSyncUpdate } from '@collab/protocol'
+import { MemoryDocStore } from '@collab/storage'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { AuthResult } from '../src/index.js'
+import { TokenBucket } from '../src/rate-limiter.js'
+import {
+  awarenessMessage,
+  capturingLogger,
+  clientFrameBytes,
+  countReceivedBytes,
+  entriesFor,
+  RawClient,
+  roomText,
+  roundTrip,
+  type StockClient,
+  startTestServer,
+  stockClient,
+  synced,
+  Teardown,
+  type TestServer,
+  textOfUpdates,
+  UpdateSource,
+  upgradeStatus,
+  waitFor,
+} from './helpers.js'
+
+const teardown = new Teardown()
+afterEach(() => teardown.run())
+
+/** A stock client that has synced `docName` and records every connection it loses. */
+async function bystander(server: TestServer, docName: string): Promise<StockClient & { closes: number[] }> {
+  const client = stockClient(server.url, docName, teardown)
+  const closes: number[] = []
+  client.provider.on('connection-close', (event) => closes.push(event?.code ?? -1))
+  await synced(client)
+  return Object.assign(client, { closes })
+}
+
+/** The bystander is still connected and its edits still reach the server. */
+async function expectUnaffected(server: TestServer, client: StockClient & { closes: number[] }, docName: string) {
+  const marker = `<still here ${Math.random()}>`
+  client.text.insert(client.text.length, marker)
+  await waitFor(
+    () => roomText(server, docName)?.endsWith(marker) ?? false,
+    5_000,
+    () => `the bystander edit (connections it lost, by close code: ${client.closes.join(', ') || 'none'})`,
+  )
+  expect(client.closes).toEqual([])
+  expect(client.provider.wsconnected).toBe(true)
+}
+
+describe('[OR1] origin allowlist', () => {
+  it('[OR1] a foreign Origin gets HTTP 403 and no WebSocket; an allowed one and none pass', async () => {
+    const { logger, lines } = capturingLogger()
+    const server = await startTestServer(
+      { store: new MemoryDocStore(), logger, allowedOrigins: ['https://app.example', 'http://localhost:5173'] },
+      teardown,
+    )
+    for (const origin of [
+      'https://evil.example',
+      // Look-alikes of an allowed origin: another scheme, port, a suffix, a trailing slash.
+      'http://app.example',
+      'https://app.example:8443',
+      'https://app.example.evil.example',
+      'https://app.example/',
+      // Sandboxed iframes and file:// pages send the literal "null".
+      'null',
+    ]) {
+      expect(await upgradeStatus(`${server.url}/doc`, { origin }), origin).toBe(403)
+    }
+    expect(server.sync.connectionCount).toBe(0)
+    expect(server.sync.roomCount).toBe(0)
+    expect(lines.filter((line) => line.msg === 'upgrade refused: origin not allowed')).toHaveLength(6)
+
+    const allowed = await RawClient.connect(`${server.url}/doc`, teardown, { origin: 'https://app.example' })
+    await waitFor(() => allowed.messagesOf('sync-step-1').length === 1, 5_000, 'the allowed origin to be greeted')
+    // Non-browser clients send no Origin header at all.
+    const noOrigin = await RawClient.connect(`${server.url}/doc`, teardown)
+    await waitFor(() => noOrigin.messagesOf('sync-step-1').length === 1, 5_000, 'the origin-less client to be greeted')
+  })
+
+  it('[OR1] without an allowlist any origin may connect', async () => {
+    const server = await startTestServer({ store: new MemoryDocStore() }, teardown)
+    expect(await upgradeStatus(`${server.url}/doc`, { origin: 'https://anywhere.example' })).toBe(101)
+  })
+})
+
+describe('[LM2] message and byte rates', () => {
+  it('[LM2] the token bucket refills at its rate up to its burst', () => {
+    const bucket = new TokenBucket(10, 20, 0)
+    for (let i = 0; i < 20; i++) expect(bucket.take(1, 0)).toBe(true)
+    expect(bucket.take(1, 0)).toBe(false)
+    // 10 per second: one more after 100 ms, not before.
+    expect(bucket.take(1, 99)).toBe(false)
+    expect(bucket.take(1, 100)).toBe(true)
+    // Never more than the burst, however long it rested.
+    expect(bucket.take(21, 1_000_000)).toBe(false)
+    expect(bucket.take(20, 1_000_000)).toBe(true)
+    // A refused take costs nothing.
+    expect(new TokenBucket(1, 5, 0).take(6, 0)).toBe(false)
+  })
+
+  it('[LM2] a message flood closes the sender with 4429; the document keeps a prefix of it and others go on', async () => {
+    const { logger, lines } = capturingLogger()
+    const store = new MemoryDocStore()
+    const server = await startTestServer(
+      { store, logger, limits: { messagesPerSecond: 50, messageBurst: 100 } },
+      teardown,
+    )
+    const alice = await bystander(server, 'flooded')
+    alice.text.insert(0, 'alice ')
+    await waitFor(() => roomText(server, 'flooded') === 'alice ', 5_000, "alice's edit")
+
+    const flooder = await RawClient.connect(`${server.url}/flooded`, teardown)
+    const source = new UpdateSource(teardown)
+    let typed = ''
+    for (let i = 0; i < 500; i++) {
+      const char = String.fromCharCode(97 + (i % 26))
+      typed += char
+      flooder.send(encodeSyncUpdate(source.type(char)))
+    }
+    expect(await flooder.waitForClose()).toBe(CloseCode.RateLimited)
+    expect(
+      lines.some((line) => line.msg === 'closing the connection' && (line as { code?: number }).code === 4429),
+    ).toBe(true)
+
+    // What was within the budget landed, in order, and nothing after it: the flooder's text is a prefix of
+    // what it typed, at least the burst long and far from all of it.
+    const text = roomText(server, 'flooded') ?? ''
+    const landed = text.startsWith('alice ') ? text.slice('alice '.length) : text.slice(0, -'alice '.length)
+    expect(typed.startsWith(landed)).toBe(true)
+    expect(landed.length).toBeGreaterThanOrEqual(100)
+    expect(landed.length).toBeLessThan(200)
+    await waitFor(() => alice.text.toString() === text, 5_000, 'alice to have the same document')
+    await expectUnaffected(server, alice, 'flooded')
+    // The stored document is the live one.
+    await waitFor(
+      async () => textOfUpdates(...(await store.load('flooded'))) === roomText(server, 'flooded'),
+      5_000,
+      'the store to match the room',
+    )
+  })
+
+  it('[LM2] a byte flood closes the sender with 4429 while others go on', async () => {
+    const server = await startTestServer(
+      { store: new MemoryDocStore(), limits: { bytesPerSecond: 10_000, byteBurst: 20_000 } },
+      teardown,
+    )
+    const alice = await bystander(server, 'bytes')
+    const flooder = await RawClient.connect(`${server.url}/bytes`, teardown)
+    const source = new UpdateSource(teardown)
+    // Ten messages of 5 kB: few messages, but five times the byte burst.
+    for (let i = 0; i < 10; i++) flooder.send(encodeSyncUpdate(source.type(String(i).repeat(5_000))))
+    expect(await flooder.waitForClose()).toBe(CloseCode.RateLimited)
+    const text = roomText(server, 'bytes') ?? ''
+    // Whole updates only: four 5 kB updates fit the 20 kB burst.
+    expect(text).toBe(
+      '0123'
+        .split('')
+        .map((digit) => digit.repeat(5_000))
+        .join('')
+        .slice(0, text.length),
+    )
+    expect(text.length % 5_000).toBe(0)
+    expect(text.length).toBeLessThanOrEqual(20_000)
+    await expectUnaffected(server, alice, 'bytes')
+  })
+
+  it('[LM2] a connection within its budget is never closed', async () => {
+    const server = await startTestServer(
+      { store: new MemoryDocStore(), limits: { messagesPerSecond: 50, messageBurst: 100 } },
+      teardown,
+    )
+    const client = await RawClient.connect(`${server.url}/calm`, teardown)
+    // 99 messages plus the round trip's ping: exactly the burst.
+    for (let i = 0; i < 99; i++) client.send(encodePing())
+    await roundTrip(client)
+    expect(client.messagesOf('pong')).toHaveLength(100)
+    expect(client.isOpen).toBe(true)
+  })
+
+  it('[LM2] messages sent while the auth hook decides are rate limited too, before it decides', async () => {
+    let decide: (result: AuthResult) => void = () => undefined
+    const decision = new Promise<AuthResult>((resolve) => {
+      decide = resolve
+    })
+    teardown.defer(() => decide({ ok: false, code: 4401, reason: 'test over' }))
+    const server = await startTestServer(
+      {
+        store: new MemoryDocStore(),
+        authenticate: () => decision,
+        limits: { messagesPerSecond: 50, messageBurst: 100, bytesPerSecond: 100_000, byteBurst: 200_000 },
+      },
+      teardown,
+    )
+    const receivedBytes = countReceivedBytes(server)
+    const flooder = await RawClient.connect(`${server.url}/pending?token=t`, teardown)
+    // 50 messages of 20 kB: five times the byte burst, held in memory while the hook has not answered.
+    const big = encodeSyncUpdate(new UpdateSource(teardown).type('z'.repeat(20_000)))
+    for (let i = 0; i < 50; i++) flooder.send(big)
+    await waitFor(
+      () => receivedBytes() >= 50 * clientFrameBytes(big.length) || flooder.closeEvent !== null,
+      5_000,
+      'the server to receive the flood',
+    )
+    expect(await flooder.waitForClose(2_000)).toBe(CloseCode.RateLimited)
+  })
+  it('[LM2] awareness that stock clients echo back does not get them rate limited', async () => {
+    // y-websocket's provider sends every awareness change it applies back to the server, remote ones included.
+    // Two connections, each within its own budget, must not push an innocent stock client over its budget.
+    const server = await startTestServer(
+      { store: new MemoryDocStore(), limits: { messagesPerSecond: 50, messageBurst: 100 } },
+      teardown,
+    )
+    const alice = await bystander(server, 'echo')
+    const attackers = await Promise.all([1, 2].map(() => RawClient.connect(`${server.url}/echo`, teardown)))
+    for (const [index, attacker] of attackers.entries()) {
+      const clientID = 900 + index
+      for (let clock = 1; clock <= 80; clock++) attacker.send(awarenessMessage({ clientID, clock, state: { clock } }))
+    }
+    await Promise.all(attackers.map((attacker) => roundTrip(attacker)))
+    expect(attackers.every((attacker) => attacker.isOpen)).toBe(true)
+    await waitFor(
+      () => alice.provider.awareness.getStates().get(901)?.clock === 80 || alice.closes.length > 0,
+      5_000,
+      'alice to see the last state',
+    )
+    expect(alice.closes).toEqual([])
+    await expectUnaffected(server, alice, 'echo')
+  })
+})
+
+describe('[LM3] awareness client IDs per connection', () => {
+  it('[LM3] a connection introducing more than 4 client IDs only gets 4 relayed, and stays', async () => {
+    const server = await startTestServer({ store: new MemoryDocStore() }, teardown)
+    const many = await RawClient.connect(`${server.url}/presence`, teardown)
+    const observer = await RawClient.connect(`${server.url}/presence`, teardown)
+    many.send(
+      awarenessMessage(
+        { clientID: 1, clock: 1, state: { n: 1 } },
+        { clientID: 2, clock: 1, state: { n: 2 } },
+        { clientID: 3, clock: 1, state: { n: 3 } },
+      ),
+    )
+    many.send(awarenessMessage({ clientID: 4, clock: 1, state: { n: 4 } }, { clientID: 5, clock: 1, state: { n: 5 } }))
+    for (let id = 6; id <= 20; id++) many.send(awarenessMessage({ clientID: id, clock: 1, state: { n: id } }))
+    // The IDs it already owns still update.
+    many.send(awarenessMessage({ clientID: 2, clock: 2, state: { n: 'two' } }))
+    await roundTrip(many)
+    await waitFor(() => entriesFor(observer, 2).length === 2, 5_000, 'the update of an owned ID')
+    const relayedIds = new Set(observer.messagesOf('awareness').flatMap((m) => m.entries.map((e) => e.clientID)))
+    expect([...relayedIds].sort((a, b) => a - b)).toEqual([1, 2, 3, 4])
+    expect(many.isOpen).toBe(true)
+    expect(server.sync.getRoom('presence')?.awareness.size).toBe(4)
+  })
+})
+
+describe('[LM4] awareness message size', () => {
+  it('[LM4] an awareness message over 64 KiB closes the sender with 4400; one under it is relayed', async () => {
+    const server = await startTestServer({ store: new MemoryDocStore() }, teardown)
+    const alice = await bystander(server, 'big-presence')
+    const observer = await RawClient.connect(`${server.url}/big-presence`, teardown)
+    const fits = await RawClient.connect(`${server.url}/big-presence`, teardown)
+    fits.send(awarenessMessage({ clientID: 71, clock: 1, state: { blob: 'a'.repeat(60 * 1024) } }))
+    await waitFor(() => entriesFor(observer, 71).length === 1, 5_000, 'the large but allowed state')
+
+    const tooBig = await RawClient.connect(`${server.url}/big-presence`, teardown)
+    tooBig.send(awarenessMessage({ clientID: 72, clock: 1, state: { blob: 'b'.repeat(64 * 1024) } }))
+    expect(await tooBig.waitForClose()).toBe(CloseCode.BadMessage)
+    await roundTrip(fits)
+    expect(entriesFor(observer, 72)).toEqual([])
+    expect(fits.isOpen).toBe(true)
+    await expectUnaffected(server, alice, 'big-presence')
+  })
+})
+
+describe('[LM5] connections per address', () => {
+  it('[LM5] the connection over the limit closes with 4429; when one leaves a new one is admitted', async () => {
+    const server = await startTestServer(
+      { store: new MemoryDocStore(), limits: { connectionsPerAddress: 3 } },
+      teardown,
+    )
+    const open = await Promise.all([1, 2, 3].map(() => RawClient.connect(`${server.url}/crowd`, teardown)))
+    const extra = await RawClient.connect(`${server.url}/crowd`, teardown)
+    expect(await extra.waitForClose()).toBe(CloseCode.RateLimited)
+    // Another document does not help: the limit is per address.
+    const elsewhere = await RawClient.connect(`${server.url}/other`, teardown)
+    expect(await elsewhere.waitForClose()).toBe(CloseCode.RateLimited)
+    expect(open.every((client) => client.isOpen)).toBe(true)
+
+    open[0]!.ws.close()
+    await waitFor(() => server.sync.connectionCount === 2, 5_000, 'the server to forget the closed connection')
+    const admitted = await RawClient.connect(`${server.url}/crowd`, teardown)
+    await waitFor(() => admitted.messagesOf('sync-step-1').length === 1, 5_000, 'the new connection to be greeted')
+    expect(admitted.isOpen).toBe(true)
+  })
+
+  it('[LM5] connections refused by authentication do not count', async () => {
+    const server = await startTestServer(
+      {
+        store: new MemoryDocStore(),
+        limits: { connectionsPerAddress: 2 },
+        authenticate: ({ token }) =>
+          token === 'good' ? { ok: true, access: 'write' } : { ok: false, code: 4401, reason: 'bad token' },
+      },
+      teardown,
+    )
+    for (let i = 0; i < 5; i++) {
+      const refused = await RawClient.connect(`${server.url}/doc?token=bad`, teardown)
+      expect(await refused.waitForClose()).toBe(CloseCode.NotAuthenticated)
+    }
+    const a = await RawClient.connect(`${server.url}/doc?token=good`, teardown)
+    const b = await RawClient.connect(`${server.url}/doc?token=good`, teardown)
+    await waitFor(() => a.messagesOf('sync-step-1').length === 1 && b.messagesOf('sync-step-1').length === 1)
+  })
+
+  it('[LM5] with trustProxy the address is the first X-Forwarded-For entry', async () => {
+    const server = await startTestServer(
+      { store: new MemoryDocStore(), trustProxy: true, limits: { connectionsPerAddress: 2 } },
+      teardown,
+    )
+    const from = (address: string) => ({ headers: { 'x-forwarded-for': `${address}, 10.0.0.254` } })
+    const first = await RawClient.connect(`${server.url}/doc`, teardown, from('203.0.113.7'))
+    const second = await RawClient.connect(`${server.url}/doc`, teardown, from('203.0.113.7'))
+    const third = await RawClient.connect(`${server.url}/doc`, teardown, from('203.0.113.7'))
+    expect(await third.waitForClose()).toBe(CloseCode.RateLimited)
+    const otherClient = await RawClient.connect(`${server.url}/doc`, teardown, from('198.51.100.1'))
+    // Without the header the proxy's own address counts.
+    const direct = await RawClient.connect(`${server.url}/doc`, teardown)
+    await waitFor(
+      () => [first, second, otherClient, direct].every((client) => client.messagesOf('sync-step-1').length === 1),
+      5_000,
+      'the admitted connections to be greeted',
+    )
+  })
+
+  it('[LM5] without trustProxy a forged X-Forwarded-For does not get around the limit', async () => {
+    const server = await startTestServer(
+      { store: new MemoryDocStore(), limits: { connectionsPerAddress: 2 } },
+      teardown,
+    )
+    const clients = await Promise.all(
+      ['203.0.113.1', '203.0.113.2', '203.0.113.3'].map((address, i) =>
+        RawClient.connect(`${server.url}/doc${i}`, teardown, { headers: { 'x-forwarded-for': address } }),
+      ),
+    )
+    await waitFor(() => clients.filter((client) => client.closeEvent !== null).length === 1, 5_000, 'one refusal')
+    expect(clients.find((client) => client.closeEvent !== null)?.closeEvent?.code).toBe(CloseCode.RateLimited)
+  })
+})
+
+describe('[AW2] awareness spoofing (beyond awareness.test.ts)', () => {
+  it('[AW2] an equal-clock removal or a maximal clock for an owned ID is dropped and does not lock the owner out', async () => {
+    const server = await startTestServer({ store: new MemoryDocStore() }, teardown)
+    const owner = await RawClient.connect(`${server.url}/spoof`, teardown)
+    const intruder = await RawClient.connect(`${server.url}/spoof`, teardown)
+    const observer = await RawClient.connect(`${server.url}/spoof`, teardown)
+    owner.send(awarenessMessage({ clientID: 500, clock: 1, state: { name: 'owner' } }))
+    await waitFor(() => entriesFor(observer, 500).length === 1, 5_000, 'the owner state')
+
+    // y-protocols itself would accept both: a removal at the same clock, and any newer clock.
+    intruder.send(awarenessMessage({ clientID: 500, clock: 1, state: null }))
+    intruder.send(awarenessMessage({ clientID: 500, clock: Number.MAX_SAFE_INTEGER, state: { name: 'owner' } }))
+    await roundTrip(intruder)
+    owner.send(awarenessMessage({ clientID: 500, clock: 2, state: { name: 'owner', cursor: 3 } }))
+    await waitFor(() => entriesFor(observer, 500).length === 2, 5_000, "the owner's next state")
+    expect(entriesFor(observer, 500)).toEqual([
+      { clientID: 500, clock: 1, state: { name: 'owner' } },
+      { clientID: 500, clock: 2, state: { name: 'owner', cursor: 3 } },
+    ])
+
+    // The intruder leaves first: what it claimed is forgotten, so the owner's exit is a plain removal.
+    intruder.ws.close()
+    await waitFor(() => server.sync.connectionCount === 2, 5_000, 'the intruder to be gone')
+    owner.ws.close()
+    await waitFor(() => entriesFor(observer, 500).length === 3, 5_000, 'the removal')
+    expect(entriesFor(observer, 500)[2]).toEqual({ clientID: 500, clock: 2, state: null })
+  })
+
+  it('[AW2] another user cannot take over a client ID while its owner reconnects', async () => {
+    // Presence client IDs are public (every awareness message carries them). When a connection drops, its client
+    // comes back with the same ID and a clock one higher ([AW3]); in between, nobody owns the ID.
+    const server = await startTestServer(
+      {
+        store: new MemoryDocStore(),
+        authenticate: ({ token }) => ({ ok: true, access: 'write', user: token ?? 'anonymous' }),
+      },
+      teardown,
+    )
+    const alice = await RawClient.connect(`${server.url}/hijack?token=alice`, teardown)
+    const mallory = await RawClient.connect(`${server.url}/hijack?token=mallory`, teardown)
+    const observer = await RawClient.connect(`${server.url}/hijack?token=observer`, teardown)
+    alice.send(awarenessMessage({ clientID: 77, clock: 1, state: { name: 'alice', cursor: 1 } }))
+    await waitFor(() => entriesFor(observer, 77).length === 1, 5_000, "alice's presence")
+
+    alice.ws.terminate()
+    await waitFor(() => entriesFor(observer, 77).length === 2, 5_000, "alice's removal")
+    // The largest clock there is, so that alice could never outbid it.
+    mallory.send(
+      awarenessMessage({ clientID: 77, clock: Number.MAX_SAFE_INTEGER, state: { name: 'alice', cursor: 666 } }),
+    )
+    await roundTrip(mallory)
+    const back = await RawClient.connect(`${server.url}/hijack?token=alice`, teardown)
+    back.send(awarenessMessage({ clientID: 77, clock: 2, state: { name: 'alice', cursor: 2 } }))
+    await roundTrip(back)
+    await waitFor(() => entriesFor(observer, 77).length >= 3, 5_000, 'the next state of client 77')
+    expect(entriesFor(observer, 77).map((entry) => entry.state)).toEqual([
+      { name: 'alice', cursor: 1 },
+      null,
+      { name: 'alice', cursor: 2 },
+    ])
+  })
+})
