@@ -1,0 +1,367 @@
+// Every workload against ours, @y/websocket-server and Hocuspocus, side by side in one run (started by run.ts).
+// Each server runs as its own process on core 0, this load generator on core 1; systems are interleaved within each
+// repetition (A B C A B C) and the table reports medians. See bench/README.md.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import * as Y from 'yjs'
+import { renderChart } from './chart.js'
+import type { BenchContext, BenchTrace } from './context.js'
+import { measureInProcessFloors } from './floors.js'
+import { fullPlan, type Plan, quickPlan } from './plan.js'
+import { loadAverage } from './proc-stats.js'
+import { formatValue, markdownTable, metricRows } from './report.js'
+import type { RunResults, Runs } from './results.js'
+import { killAllServers } from './server-process.js'
+import { median } from './stats.js'
+import { comparedSystems, type SystemId, systems } from './systems.js'
+import { traceUpdates } from './trace-updates.js'
+import { runAwareness } from './workloads/awareness.js'
+import { runCapacity } from './workloads/capacity.js'
+import { runColdLoad, startColdLoadClient } from './workloads/cold-load.js'
+import { runIdleMemory } from './workloads/idle-memory.js'
+import { durabilityMethod, runIngest } from './workloads/ingest.js'
+import { runStorm } from './workloads/reconnect-storm.js'
+import { runRelay } from './workloads/relay.js'
+
+const workloads = ['ingest', 'cold-load', 'relay', 'capacity', 'idle', 'storm', 'awareness'] as const
+type Workload = (typeof workloads)[number]
+
+const { values: options } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    rounds: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+})
+if (options.help) {
+  console.log(`Usage: npm run bench [-- --quick] [-- --only ${workloads.join(',')}]
+  --quick  one repetition, smaller sizes, the bundled sveltecomponent trace (for development)
+  --only   run only these workloads (cold-load needs ingest)
+  --rounds repetitions of every workload (default: as planned, 3 for most)`)
+  process.exit(0)
+}
+const basePlan: Plan = options.quick ? quickPlan : fullPlan
+const roundsOverride = options.rounds === undefined ? undefined : Number(options.rounds)
+if (roundsOverride !== undefined && !(Number.isInteger(roundsOverride) && roundsOverride > 0)) {
+  throw new RangeError(`--rounds must be a positive whole number, not ${options.rounds}`)
+}
+const plan: Plan =
+  roundsOverride === undefined
+    ? basePlan
+    : {
+        ...basePlan,
+        rounds: Object.fromEntries(Object.keys(basePlan.rounds).map((k) => [k, roundsOverride])) as Plan['rounds'],
+      }
+const selected = new Set<Workload>(
+  options.only ? (options.only.split(',').map((w) => w.trim()) as Workload[]) : [...workloads],
+)
+for (const w of selected) if (!workloads.includes(w)) throw new RangeError(`Unknown workload ${w}`)
+if (selected.has('cold-load')) selected.add('ingest')
+
+const benchRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
+const runStarted = performance.now()
+const startedAt = new Date()
+const log = (line: string) =>
+  console.log(`[${((performance.now() - runStarted) / 1000).toFixed(0).padStart(3)} s] ${line}`)
+
+// Other processes on the machine make every figure noisier; the load average over the run is kept with the results.
+const loadSamples: number[] = [loadAverage()]
+const loadSampler = setInterval(() => loadSamples.push(loadAverage()), 5_000)
+loadSampler.unref()
+
+const pinned = process.env.BENCH_PINNED === '1'
+const priority = process.env.BENCH_PRIORITY ?? 'normal'
+if (!pinned) console.log('taskset is not available: the servers and the load generator share the cores')
+if (cpus().length < 2) console.log('fewer than 2 cores: the servers and the load generator share one')
+
+function loadBenchTrace(name: string): BenchTrace {
+  let replayed: ReturnType<typeof traceUpdates>
+  try {
+    replayed = traceUpdates(name)
+  } catch (err) {
+    console.error(
+      `bench needs the editing trace ${name}.json.gz: ${err instanceof Error ? err.message : err}\n` +
+        'The full run reads ../shared/traces/ beside the repository (or TRACES_DIR); `npm run bench -- --quick` uses the trace bundled with @collab/test-support.',
+    )
+    process.exit(1)
+  }
+  const doc = new Y.Doc()
+  for (const update of replayed.updates) Y.applyUpdate(doc, update)
+  const finalState = Y.encodeStateAsUpdate(doc)
+  const finalStateVector = Y.encodeStateVector(doc)
+  doc.destroy()
+  return { ...replayed, name, finalState, finalStateVector }
+}
+
+const trace = loadBenchTrace(plan.trace)
+log(`${trace.name}: ${trace.updates.length.toLocaleString('en-US')} updates, ${(trace.bytes / 1e6).toFixed(1)} MB`)
+const floors = measureInProcessFloors(trace.updates, trace.finalState)
+log(
+  `in-process floors: Yjs apply ${Math.round(floors.yjsApplyPerSecond).toLocaleString('en-US')} updates/s, parse of the final state ${floors.parseStateMs.toFixed(1)} ms (${floors.stateBytes.toLocaleString('en-US')} B)`,
+)
+
+const workDir = mkdtempSync(join(tmpdir(), 'collab-bench-'))
+const ctx: BenchContext = { plan, trace, workDir, log }
+/** The installed version of `name` as Node would resolve it from `from` (some packages do not export package.json). */
+function versionOf(name: string, from = benchRoot): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const path = join(dir, 'node_modules', name, 'package.json')
+    if (existsSync(path)) return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version
+    if (dirname(dir) === dir) return 'not installed'
+  }
+}
+const yWebsocketServerDir = join(dirname(systems['y-websocket-server'].entry), '..')
+const results: RunResults = {
+  date: startedAt.toISOString().slice(0, 10),
+  startedAt: startedAt.toISOString(),
+  durationSeconds: 0,
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    pinned,
+    priority,
+    loadAverage: { min: 0, median: 0, max: 0 },
+  },
+  versions: {
+    '@y/websocket-server': versionOf('@y/websocket-server'),
+    'y-leveldb (its persistence)': versionOf('y-leveldb', yWebsocketServerDir),
+    '@hocuspocus/server': versionOf('@hocuspocus/server'),
+    '@hocuspocus/provider': versionOf('@hocuspocus/provider'),
+    'classic-level (Hocuspocus store)': versionOf('classic-level'),
+    yjs: versionOf('yjs'),
+  },
+  plan,
+  trace: { name: trace.name, updates: trace.updates.length, bytes: trace.bytes },
+  floors,
+  durability: durabilityMethod,
+  ingest: {},
+  coldLoad: {},
+  relay: {},
+  capacity: {},
+  idle: {},
+  storm: {},
+  awareness: {},
+}
+
+/** Longest one measurement may take before it counts as failed (y-websocket-server's full ingest takes about 70 s). */
+const measurementTimeoutMs = 240_000
+
+/** Runs one measurement, recording a failure (or a time-out) instead of ending the run. */
+async function attempt<T>(runs: Runs<T>, system: SystemId, what: string, measure: () => Promise<T>): Promise<T | null> {
+  const list = runs[system] ?? []
+  runs[system] = list
+  let timer: NodeJS.Timeout | undefined
+  const controller = new AbortController()
+  ctx.signal = controller.signal
+  try {
+    const result = await Promise.race([
+      measure(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // Stop the measurement's loops and its server, so that it does not load the machine for the next one.
+          controller.abort()
+          killAllServers()
+          reject(new Error(`timed out after ${measurementTimeoutMs / 1000} s`))
+        }, measurementTimeoutMs)
+      }),
+    ])
+    list.push(result)
+    return result
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err)
+    log(`  ${system} ${what} FAILED: ${message.split('\n')[0]}`)
+    list.push({ error: message })
+    return null
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const pct = (fraction: number) => `${(fraction * 100).toFixed(0)}%`
+const histories = new Map<SystemId, string>()
+
+try {
+  if (selected.has('ingest')) {
+    log(
+      `1. ingest: ${trace.updates.length.toLocaleString('en-US')} updates, one client, as fast as the server takes them`,
+    )
+    for (let round = 1; round <= plan.rounds.ingest; round++) {
+      for (const id of comparedSystems) {
+        const r = await attempt(results.ingest, id, 'ingest', () => runIngest(ctx, systems[id]))
+        if (!r) continue
+        histories.set(id, r.historyDir)
+        log(
+          `  round ${round} ${id}: stored ${Math.round(r.storedPerSecond).toLocaleString('en-US')}/s (${(r.storedMs / 1000).toFixed(2)} s), applied ${Math.round(r.appliedPerSecond).toLocaleString('en-US')}/s; ${formatValue(r.bytesLive, 'bytes')} live, ${formatValue(r.bytesStopped, 'bytes')} stopped; load generator ${pct(r.loadgenCpu)}`,
+        )
+      }
+    }
+  }
+  if (selected.has('cold-load')) {
+    log('2. cold load: restart on the stored history, connect to synced document equal to endContent')
+    const client = await startColdLoadClient(trace.endContent)
+    try {
+      // One unmeasured load per client library first, so no system pays for compiling the client's code.
+      for (const id of ['ours', 'hocuspocus'] as const) {
+        const history = histories.get(id)
+        if (history) await runColdLoad(ctx, systems[id], history, client).catch(() => undefined)
+      }
+      for (let round = 1; round <= plan.rounds.coldLoad; round++) {
+        for (const id of comparedSystems) {
+          const history = histories.get(id)
+          if (!history) continue
+          const r = await attempt(results.coldLoad, id, 'cold load', () =>
+            runColdLoad(ctx, systems[id], history, client),
+          )
+          if (r)
+            log(
+              `  round ${round} ${id}: ${r.ms.toFixed(1)} ms (document received after ${r.receivedMs.toFixed(1)} ms); stored ${formatValue(r.bytesBefore, 'bytes')} -> ${formatValue(r.bytesAfter, 'bytes')}`,
+            )
+        }
+      }
+    } finally {
+      client.close()
+    }
+  }
+  // Only the start of the trace is used from here on; the rest would only make the load generator's GC slower.
+  ctx.trace.updates = ctx.trace.updates.slice(0, 5_000)
+  if (selected.has('relay')) {
+    const { keystrokesPerSecond, measureMs } = plan.relay
+    for (const readers of plan.relay.readers) {
+      log(
+        `3. relay: 1 writer at ${keystrokesPerSecond} keystrokes/s, ${readers} readers, ${measureMs / 1000} s measured`,
+      )
+      const runs: Runs<Awaited<ReturnType<typeof runRelay>>> = {}
+      results.relay[readers] = runs
+      for (let round = 1; round <= plan.rounds.relay; round++) {
+        for (const id of [...comparedSystems, 'ws-relay'] as const) {
+          const r = await attempt(runs, id, 'relay', () => runRelay(ctx, systems[id], readers))
+          if (r)
+            log(
+              `  round ${round} ${id}: p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, max ${r.maxMs.toFixed(1)} ms (${r.samples} samples, ${r.missing} missing); server ${pct(r.serverCpu)}, load generator ${pct(r.loadgenCpu)}`,
+            )
+        }
+      }
+    }
+  }
+  if (selected.has('capacity')) {
+    const c = plan.capacity
+    log(
+      `4. capacity: rooms of 3 (1 typing at ${c.keystrokesPerSecond}/s), doubling from ${c.startRooms} to at most ${c.maxRooms}, until p99 > ${c.p99LimitMs} ms or the server core is saturated`,
+    )
+    for (let round = 1; round <= plan.rounds.capacity; round++) {
+      for (const id of [...comparedSystems, 'ws-relay'] as const) {
+        const r = await attempt(results.capacity, id, 'capacity', () => runCapacity(ctx, systems[id]))
+        if (r)
+          log(`  round ${round} ${id}: ${r.roomsHeld} rooms (${r.clientsHeld} clients) held; stopped by ${r.stoppedBy}`)
+      }
+    }
+  }
+  if (selected.has('idle')) {
+    log(`5. idle memory: ${plan.idle.rooms} rooms, a small document and one idle client each`)
+    for (let round = 1; round <= plan.rounds.idle; round++) {
+      for (const id of [...comparedSystems, 'ws-relay'] as const) {
+        const r = await attempt(results.idle, id, 'idle memory', () => runIdleMemory(ctx, systems[id]))
+        if (r)
+          log(
+            `  round ${round} ${id}: per room ${formatValue(r.perRoom.rss, 'bytes')} RSS, ${formatValue(r.perRoom.heapUsed, 'bytes')} heap; after leaving: heap ${formatValue(r.afterLeave.heapUsed - r.baseline.heapUsed, 'bytes')} over baseline, RSS ${formatValue(r.afterLeave.rss - r.baseline.rss, 'bytes')}; unloaded after ${r.unloadMs === null ? 'n/a' : `${Math.round(r.unloadMs)} ms`}`,
+          )
+      }
+    }
+  }
+  if (selected.has('storm')) {
+    log(
+      `6. reconnect storm: ${plan.storm.clients} clients in ${plan.storm.rooms} rooms reconnect at once after a restart`,
+    )
+    for (let round = 1; round <= plan.rounds.storm; round++) {
+      for (const id of comparedSystems) {
+        const r = await attempt(results.storm, id, 'storm', () => runStorm(ctx, systems[id]))
+        if (r)
+          log(
+            `  round ${round} ${id}: all synced after ${Math.round(r.allSyncedMs)} ms (median client ${Math.round(r.medianSyncedMs)} ms), peak RSS ${formatValue(r.peakRss, 'bytes')}, ${r.retries} retries, ${r.listenOverflows} listen overflows; server start ${Math.round(r.startMs)} ms; load generator ${pct(r.loadgenCpu)}`,
+          )
+      }
+    }
+  }
+  if (selected.has('awareness')) {
+    log(
+      `7. awareness: ${plan.awareness.clients} idle clients with cursors in one room, ${plan.awareness.windowMs / 1000} s window`,
+    )
+    for (let round = 1; round <= plan.rounds.awareness; round++) {
+      for (const id of comparedSystems) {
+        const r = await attempt(results.awareness, id, 'awareness', () => runAwareness(ctx, systems[id]))
+        if (r)
+          log(
+            `  round ${round} ${id}: server CPU ${(r.serverCpu * 100).toFixed(2)}%, ${Math.round(r.messagesPerSecond)} messages/s, ${r.pingsPerSecond.toFixed(1)} pings/s, ${formatValue(r.bytesPerSecond, 'bytes')}/s`,
+          )
+      }
+    }
+  }
+} finally {
+  rmSync(workDir, { recursive: true, force: true })
+}
+
+results.durationSeconds = Math.round((performance.now() - runStarted) / 1000)
+clearInterval(loadSampler)
+loadSamples.push(loadAverage())
+results.machine.loadAverage = {
+  min: Math.min(...loadSamples),
+  median: median(loadSamples),
+  max: Math.max(...loadSamples),
+}
+const rows = metricRows(results)
+const table = markdownTable(rows)
+const resultsDir = join(benchRoot, 'results')
+mkdirSync(resultsDir, { recursive: true })
+// Development runs must not overwrite the day's full results.
+const suffix = plan.quick ? '-quick' : options.only || options.rounds ? '-partial' : ''
+const jsonPath = join(resultsDir, `${results.date}${suffix}.json`)
+const svgPath = join(resultsDir, `${results.date}${suffix}.svg`)
+writeFileSync(jsonPath, `${JSON.stringify({ ...results, table: rows }, null, 2)}\n`)
+const subtitle = `${results.date} · ${results.machine.cpus} cores (${results.machine.cpuModel}) · Node ${results.machine.node} · ${plan.quick ? 'quick run' : 'full run'}, medians of up to ${Math.max(...Object.values(plan.rounds))} repetitions · trace ${trace.name}`
+writeFileSync(svgPath, renderChart(rows, 'Collab server vs y-websocket-server vs Hocuspocus', subtitle))
+console.log(`\n${table}\n`)
+console.log(`results: ${jsonPath}\nchart:   ${svgPath}`)
+if (suffix === '') updateReadme(table, results)
+log(
+  `done in ${results.durationSeconds} s; 1-minute load average ${results.machine.loadAverage.min}-${results.machine.loadAverage.max} (median ${results.machine.loadAverage.median})`,
+)
+
+/** Replaces the results block of bench/README.md with this run's table. */
+function updateReadme(markdown: string, r: RunResults): void {
+  const readmePath = join(benchRoot, 'README.md')
+  const start = '<!-- results:start -->'
+  const end = '<!-- results:end -->'
+  const readme = readFileSync(readmePath, 'utf8')
+  const from = readme.indexOf(start)
+  const to = readme.indexOf(end)
+  if (from < 0 || to < from) {
+    console.log(`README.md has no ${start} ... ${end} block; not updated`)
+    return
+  }
+  const versions = Object.entries(r.versions)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(', ')
+  const block = [
+    start,
+    '',
+    `Run of ${r.date}: ${r.machine.cpus} cores (${r.machine.cpuModel}), Node ${r.machine.node}, ${r.machine.pinned ? 'servers on core 0 and the load generator on core 1 (taskset)' : 'not pinned'}, priority ${r.machine.priority}; ${r.durationSeconds} s in all; 1-minute load average ${r.machine.loadAverage.min.toFixed(1)}-${r.machine.loadAverage.max.toFixed(1)} (median ${r.machine.loadAverage.median.toFixed(1)}; the bench itself accounts for about 2). ${versions}.`,
+    `Medians over repetitions (rounds: ${Object.entries(r.plan.rounds)
+      .map(([w, n]) => `${w} ${n}`)
+      .join(
+        ', ',
+      )}); ratios are ours / peer, ✓ where ours is better, ✗ where it is worse, ≈ within 2%. Raw figures: [results/${r.date}.json](results/${r.date}.json).`,
+    '',
+    `![ours vs peers](results/${r.date}.svg)`,
+    '',
+    markdown,
+    '',
+    end,
+  ].join('\n')
+  writeFileSync(readmePath, readme.slice(0, from) + block + readme.slice(to + end.length))
+  console.log(`README.md updated`)
+}

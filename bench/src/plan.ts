@@ -1,0 +1,62 @@
+/** Sizes and durations of one run; `--quick` shrinks everything for development. */
+export interface Plan {
+  quick: boolean
+  /** Trace whose updates the ingest and cold-load workloads store. */
+  trace: string
+  /** Repetitions per workload; each repetition runs every system once, in the same order. */
+  rounds: {
+    ingest: number
+    coldLoad: number
+    relay: number
+    capacity: number
+    idle: number
+    storm: number
+    awareness: number
+  }
+  relay: { readers: number[]; keystrokesPerSecond: number; warmupMs: number; measureMs: number }
+  capacity: {
+    keystrokesPerSecond: number
+    startRooms: number
+    maxRooms: number
+    settleMs: number
+    windowMs: number
+    p99LimitMs: number
+    /** Server CPU (fraction of its core) at which it counts as saturated. */
+    cpuLimit: number
+  }
+  idle: { rooms: number }
+  storm: { clients: number; rooms: number }
+  awareness: { clients: number; windowMs: number; renewMs: number }
+}
+
+export const fullPlan: Plan = {
+  quick: false,
+  trace: 'automerge-paper',
+  // Within 10 minutes on 2 cores: y-websocket-server's ingest alone takes about 25 s a round.
+  rounds: { ingest: 2, coldLoad: 3, relay: 3, capacity: 1, idle: 2, storm: 3, awareness: 2 },
+  relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 3_000 },
+  capacity: {
+    keystrokesPerSecond: 5,
+    startRooms: 200,
+    maxRooms: 2_400,
+    settleMs: 1_000,
+    windowMs: 2_000,
+    p99LimitMs: 50,
+    cpuLimit: 0.95,
+  },
+  idle: { rooms: 1_000 },
+  storm: { clients: 1_000, rooms: 100 },
+  // y-protocols clients renew their awareness state every 15 s (half its 30 s timeout) even when idle.
+  awareness: { clients: 100, windowMs: 6_000, renewMs: 15_000 },
+}
+
+export const quickPlan: Plan = {
+  quick: true,
+  trace: 'sveltecomponent',
+  rounds: { ingest: 1, coldLoad: 1, relay: 1, capacity: 1, idle: 1, storm: 1, awareness: 1 },
+  relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 2_000 },
+  capacity: { ...fullPlan.capacity, startRooms: 50, maxRooms: 200, windowMs: 1_500, settleMs: 500 },
+  idle: { rooms: 200 },
+  storm: { clients: 200, rooms: 20 },
+  awareness: { clients: 100, windowMs: 3_000, renewMs: 15_000 },
+}

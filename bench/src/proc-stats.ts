@@ -1,0 +1,78 @@
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
+let clockTicks: number | undefined
+
+/** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 on Linux almost everywhere). */
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    } catch (err) {
+      console.warn(`getconf CLK_TCK failed (${err instanceof Error ? err.message : err}); assuming 100`)
+      clockTicks = 100
+    }
+  }
+  return clockTicks
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // The command name (field 2) may contain spaces; the fields after its closing parenthesis are fixed.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // utime and stime are fields 14 and 15 of the whole line, so 11 and 12 after the name.
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond()
+}
+
+/** Resident memory now and its high-water mark since the process started, in bytes, from /proc/<pid>/status. */
+export function memoryOf(pid: number): { rss: number; peakRss: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN)
+  return { rss: kb('VmRSS') * 1024, peakRss: kb('VmHWM') * 1024 }
+}
+
+/** Total size of the files under `dir`, in bytes. */
+export function dirBytes(dir: string): number {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    total += entry.isDirectory() ? dirBytes(path) : statSync(path).size
+  }
+  return total
+}
+
+/** Measures this process's CPU use over a window, as a fraction of one core. */
+export function startCpuWindow(pid?: number): () => { seconds: number; fraction: number } {
+  const wallStart = performance.now()
+  const start = pid === undefined ? process.cpuUsage() : cpuSeconds(pid)
+  return () => {
+    const wall = (performance.now() - wallStart) / 1000
+    const used =
+      pid === undefined
+        ? (() => {
+            const usage = process.cpuUsage(start as NodeJS.CpuUsage)
+            return (usage.user + usage.system) / 1e6
+          })()
+        : cpuSeconds(pid) - (start as number)
+    return { seconds: used, fraction: wall > 0 ? used / wall : 0 }
+  }
+}
+
+/** The 1-minute load average (runnable processes); the bench itself keeps one or two busy. */
+export function loadAverage(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0])
+}
+
+/** The kernel's count of connections dropped because a listen backlog was full (TcpExt ListenOverflows). */
+export function listenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n')
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const names = lines[i]!.split(' ')
+    if (names[0] !== 'TcpExt:') continue
+    const index = names.indexOf('ListenOverflows')
+    return index < 0 ? 0 : Number(lines[i + 1]!.split(' ')[index])
+  }
+  return 0
+}

@@ -1,0 +1,304 @@
+import { type RunResults, type Runs, successes } from './results.js'
+import { median } from './stats.js'
+import { comparedSystems, type SystemId } from './systems.js'
+
+/** One line of the results table: a figure of every system, its floor and target. */
+export interface MetricRow {
+  workload: string
+  label: string
+  unit: 'updates/s' | 'ms' | 'bytes' | 'rooms' | '%' | 'messages/s' | 'frames/s'
+  /** Which direction is better; `info` rows are shown but not judged or charted. */
+  better: 'higher' | 'lower' | 'info'
+  /** Median over the repetitions, per system; undefined when every repetition failed. */
+  values: Partial<Record<SystemId, number>>
+  /** How many repetitions the median is over, per system. */
+  counts: Partial<Record<SystemId, number>>
+  floor?: { value: number; what: string }
+  target?: { value: number; text: string }
+}
+
+/** Reads one figure out of a workload's result. */
+type Figure<T> = (run: T) => number
+
+/** A row from every system's repetitions of one workload: the median of `pick` over the successful ones. */
+function row<T>(base: Omit<MetricRow, 'values' | 'counts'>, runs: Runs<T>, pick: Figure<T>): MetricRow {
+  const values: MetricRow['values'] = {}
+  const counts: MetricRow['counts'] = {}
+  for (const system of comparedSystems) {
+    const ok = successes(runs, system)
+    counts[system] = ok.length
+    if (ok.length > 0) values[system] = median(ok.map(pick))
+  }
+  return { ...base, values, counts }
+}
+
+/** The median of `pick` over the raw ws relay's repetitions, if it ran this workload. */
+function floorOf<T>(runs: Runs<T>, pick: Figure<T>): number | undefined {
+  const ok = successes(runs, 'ws-relay')
+  return ok.length > 0 ? median(ok.map(pick)) : undefined
+}
+
+/** The table's rows, in workload order. */
+export function metricRows(r: RunResults): MetricRow[] {
+  const rows: MetricRow[] = []
+  const { floors } = r
+  rows.push(
+    row(
+      {
+        workload: '1. Ingest',
+        label: 'updates durably stored per second',
+        unit: 'updates/s',
+        better: 'higher',
+        floor: { value: floors.yjsApplyPerSecond, what: 'Yjs apply in process' },
+        target: { value: 100_000, text: '>= 100,000/s' },
+      },
+      r.ingest,
+      (x: { storedPerSecond: number }) => x.storedPerSecond,
+    ),
+    row(
+      { workload: '1. Ingest', label: 'updates applied per second', unit: 'updates/s', better: 'higher' },
+      r.ingest,
+      (x: { appliedPerSecond: number }) => x.appliedPerSecond,
+    ),
+    row(
+      {
+        workload: '2. Cold load',
+        label: 'connect to synced document',
+        unit: 'ms',
+        better: 'lower',
+        floor: { value: floors.parseStateMs, what: 'parsing the final state in process' },
+        target: { value: 80, text: '<= 80 ms' },
+      },
+      r.coldLoad,
+      (x: { ms: number }) => x.ms,
+    ),
+    row(
+      {
+        workload: '2. Cold load',
+        label: 'connect to document received (before the client parses it)',
+        unit: 'ms',
+        better: 'info',
+      },
+      r.coldLoad,
+      (x: { receivedMs: number }) => x.receivedMs,
+    ),
+    row(
+      { workload: '2. Cold load', label: 'stored bytes after ingest', unit: 'bytes', better: 'lower' },
+      r.coldLoad,
+      (x: { bytesBefore: number }) => x.bytesBefore,
+    ),
+    row(
+      {
+        workload: '2. Cold load',
+        label: 'stored bytes after compaction',
+        unit: 'bytes',
+        better: 'lower',
+        floor: { value: floors.stateBytes, what: 'final state encoded once' },
+        target: { value: 2 * floors.stateBytes, text: '<= 2x encoded state' },
+      },
+      r.coldLoad,
+      (x: { bytesAfter: number }) => x.bytesAfter,
+    ),
+  )
+  for (const [readers, runs] of Object.entries(r.relay)) {
+    for (const p of [50, 99] as const) {
+      const pick = (x: { p50Ms: number; p99Ms: number }) => (p === 50 ? x.p50Ms : x.p99Ms)
+      const floor = floorOf(runs, pick)
+      rows.push(
+        row(
+          {
+            workload: '3. Relay',
+            label: `p${p} latency, 1 writer, ${readers} readers`,
+            unit: 'ms',
+            better: 'lower',
+            ...(floor === undefined ? {} : { floor: { value: floor, what: 'raw ws relay' } }),
+            ...(p === 99 && Number(readers) === 50 ? { target: { value: 5, text: '<= 5 ms' } } : {}),
+          },
+          runs,
+          pick,
+        ),
+      )
+    }
+  }
+  const capacityFloor = floorOf(r.capacity, (x: { roomsHeld: number }) => x.roomsHeld)
+  rows.push(
+    row(
+      {
+        workload: '4. Capacity',
+        label: `rooms of 3 held (p99 <= ${r.plan.capacity.p99LimitMs} ms, core not saturated)`,
+        unit: 'rooms',
+        better: 'higher',
+        ...(capacityFloor === undefined ? {} : { floor: { value: capacityFloor, what: 'raw ws relay' } }),
+      },
+      r.capacity,
+      (x: { roomsHeld: number }) => x.roomsHeld,
+    ),
+    row(
+      { workload: '4. Capacity', label: 'load generator CPU at the last level measured', unit: '%', better: 'info' },
+      r.capacity,
+      (x: { steps: Array<{ loadgenCpu: number }> }) => (x.steps.at(-1)?.loadgenCpu ?? Number.NaN) * 100,
+    ),
+  )
+  const idleFloor = floorOf(r.idle, (x: { perRoom: { rss: number } }) => x.perRoom.rss)
+  rows.push(
+    row(
+      {
+        workload: '5. Idle memory',
+        label: `RSS per idle room (${r.plan.idle.rooms} rooms)`,
+        unit: 'bytes',
+        better: 'lower',
+        ...(idleFloor === undefined ? {} : { floor: { value: idleFloor, what: 'raw ws relay, per connection' } }),
+      },
+      r.idle,
+      (x: { perRoom: { rss: number } }) => x.perRoom.rss,
+    ),
+    row(
+      { workload: '5. Idle memory', label: 'heap per idle room (data, after GC)', unit: 'bytes', better: 'lower' },
+      r.idle,
+      (x: { perRoom: { heapUsed: number } }) => x.perRoom.heapUsed,
+    ),
+    row(
+      { workload: '5. Idle memory', label: 'heap left after all clients left (data)', unit: 'bytes', better: 'lower' },
+      r.idle,
+      (x: { afterLeave: { heapUsed: number }; baseline: { heapUsed: number } }) =>
+        x.afterLeave.heapUsed - x.baseline.heapUsed,
+    ),
+    row(
+      { workload: '5. Idle memory', label: 'RSS left after all clients left', unit: 'bytes', better: 'info' },
+      r.idle,
+      (x: { afterLeave: { rss: number }; baseline: { rss: number } }) => x.afterLeave.rss - x.baseline.rss,
+    ),
+    row(
+      {
+        workload: '5. Idle memory',
+        label: 'last client left to rooms unloaded and server quiet',
+        unit: 'ms',
+        better: 'info',
+      },
+      r.idle,
+      (x: { unloadMs: number | null }) => x.unloadMs ?? Number.NaN,
+    ),
+    row(
+      {
+        workload: '6. Reconnect storm',
+        label: `${r.plan.storm.clients} clients in ${r.plan.storm.rooms} rooms: all synced`,
+        unit: 'ms',
+        better: 'lower',
+      },
+      r.storm,
+      (x: { allSyncedMs: number }) => x.allSyncedMs,
+    ),
+    row(
+      { workload: '6. Reconnect storm', label: 'peak server RSS', unit: 'bytes', better: 'lower' },
+      r.storm,
+      (x: { peakRss: number }) => x.peakRss,
+    ),
+    row(
+      { workload: '6. Reconnect storm', label: 'peak RSS over the just-started server', unit: 'bytes', better: 'info' },
+      r.storm,
+      (x: { peakRss: number; startRss: number }) => x.peakRss - x.startRss,
+    ),
+  )
+  const awarenessFloor = floorOf(r.awareness, (x: { messagesPerSecond: number }) => x.messagesPerSecond)
+  rows.push(
+    row(
+      {
+        workload: '7. Awareness',
+        label: `server CPU, ${r.plan.awareness.clients} idle clients with cursors`,
+        unit: '%',
+        better: 'lower',
+      },
+      r.awareness,
+      (x: { serverCpu: number }) => x.serverCpu * 100,
+    ),
+    row(
+      {
+        workload: '7. Awareness',
+        label: 'messages sent per second',
+        unit: 'messages/s',
+        better: 'lower',
+        ...(awarenessFloor === undefined ? {} : { floor: { value: awarenessFloor, what: 'raw ws relay' } }),
+      },
+      r.awareness,
+      (x: { messagesPerSecond: number }) => x.messagesPerSecond,
+    ),
+    row(
+      { workload: '7. Awareness', label: 'WebSocket pings sent per second', unit: 'frames/s', better: 'info' },
+      r.awareness,
+      (x: { pingsPerSecond: number }) => x.pingsPerSecond,
+    ),
+  )
+  return rows.filter((x) => Object.keys(x.values).length > 0)
+}
+
+/** A figure with its unit, short enough for a table cell or a bar label. */
+export function formatValue(value: number | undefined, unit: MetricRow['unit']): string {
+  if (value === undefined || Number.isNaN(value)) return '-'
+  switch (unit) {
+    case 'bytes': {
+      const abs = Math.abs(value)
+      if (abs >= 1e6) return `${(value / 1e6).toFixed(abs >= 1e8 ? 0 : 1)} MB`
+      if (abs >= 1e3) return `${(value / 1e3).toFixed(abs >= 1e5 ? 0 : 1)} KB`
+      return `${Math.round(value)} B`
+    }
+    case 'ms':
+      return value >= 100
+        ? `${Math.round(value).toLocaleString('en-US')} ms`
+        : `${value.toFixed(value >= 10 ? 1 : 2)} ms`
+    case '%':
+      return `${value.toFixed(value >= 10 ? 0 : 1)}%`
+    case 'rooms':
+      return `${Math.round(value).toLocaleString('en-US')}`
+    default:
+      return `${Math.round(value).toLocaleString('en-US')}/s`
+  }
+}
+
+/** How ours compares with `peer` on a row: the plain ratio ours/peer, and whether ours is better. */
+export function compare(row: MetricRow, peer: SystemId): { ratio: number; oursBetter: boolean } | undefined {
+  const ours = row.values.ours
+  const other = row.values[peer]
+  if (ours === undefined || other === undefined || row.better === 'info') return undefined
+  const ratio = ours / other
+  return { ratio, oursBetter: row.better === 'higher' ? ours >= other : ours <= other }
+}
+
+function ratioCell(row: MetricRow, peer: SystemId): string {
+  const c = compare(row, peer)
+  if (!c) return ''
+  const text = !Number.isFinite(c.ratio)
+    ? '-'
+    : c.ratio >= 100
+      ? c.ratio.toFixed(0)
+      : c.ratio.toFixed(c.ratio >= 10 ? 1 : 2)
+  return `${text} ${c.oursBetter ? '✓' : '✗'}`
+}
+
+/** The results as a Markdown table, one row per metric. */
+export function markdownTable(rows: MetricRow[]): string {
+  const header =
+    '| workload | metric | ours | y-websocket-server | hocuspocus | floor | ours / y-ws | ours / hocuspocus | target |'
+  const lines = [header, '|---|---|--:|--:|--:|--:|--:|--:|---|']
+  let last = ''
+  for (const r of rows) {
+    const floor = r.floor ? `${formatValue(r.floor.value, r.unit)} (${r.floor.what})` : ''
+    const target = r.target ? `${r.target.text} ${targetMet(r) ? '✓' : '✗'}` : ''
+    const counted = (id: SystemId) => {
+      const text = formatValue(r.values[id], r.unit)
+      const n = r.counts[id] ?? 0
+      return n > 1 || text === '-' ? text : `${text} (1 run)`
+    }
+    lines.push(
+      `| ${r.workload === last ? '' : r.workload} | ${r.label}${r.better === 'info' ? '' : r.better === 'higher' ? ' ↑' : ' ↓'} | ${counted('ours')} | ${counted('y-websocket-server')} | ${counted('hocuspocus')} | ${floor} | ${ratioCell(r, 'y-websocket-server')} | ${ratioCell(r, 'hocuspocus')} | ${target} |`,
+    )
+    last = r.workload
+  }
+  return lines.join('\n')
+}
+
+/** Whether ours meets the row's target. */
+export function targetMet(row: MetricRow): boolean {
+  const ours = row.values.ours
+  if (!row.target || ours === undefined) return false
+  return row.better === 'higher' ? ours >= row.target.value : ours <= row.target.value
+}

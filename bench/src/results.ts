@@ -1,0 +1,56 @@
+import type { InProcessFloors } from './floors.js'
+import type { Plan } from './plan.js'
+import type { SystemId } from './systems.js'
+import type { AwarenessResult } from './workloads/awareness.js'
+import type { CapacityResult } from './workloads/capacity.js'
+import type { ColdLoadResult } from './workloads/cold-load.js'
+import type { IdleMemoryResult } from './workloads/idle-memory.js'
+import type { IngestResult } from './workloads/ingest.js'
+import type { StormResult } from './workloads/reconnect-storm.js'
+import type { RelayResult } from './workloads/relay.js'
+
+/** A run that threw: kept in the results so a failure is visible instead of silently missing. */
+export interface Failed {
+  error: string
+}
+
+/** Every repetition of one workload, per system. */
+export type Runs<T> = Partial<Record<SystemId, Array<T | Failed>>>
+
+/** Everything one `npm run bench` measured; written to results/<date>.json. */
+export interface RunResults {
+  date: string
+  startedAt: string
+  durationSeconds: number
+  machine: {
+    cpus: number
+    cpuModel: string
+    node: string
+    pinned: boolean
+    /** Scheduling priority of the load generator and the servers. */
+    priority: string
+    /** 1-minute load average sampled every 5 s over the run. */
+    loadAverage: { min: number; median: number; max: number }
+  }
+  versions: Record<string, string>
+  plan: Plan
+  trace: { name: string; updates: number; bytes: number }
+  floors: InProcessFloors
+  durability: Record<string, string>
+  ingest: Runs<IngestResult>
+  coldLoad: Runs<ColdLoadResult>
+  relay: Record<number, Runs<RelayResult>>
+  capacity: Runs<CapacityResult>
+  idle: Runs<IdleMemoryResult>
+  storm: Runs<StormResult>
+  awareness: Runs<AwarenessResult>
+}
+
+export function isFailed<T>(value: T | Failed): value is Failed {
+  return typeof value === 'object' && value !== null && 'error' in value
+}
+
+/** The successful repetitions of `system` in `runs`. */
+export function successes<T>(runs: Runs<T>, system: SystemId): T[] {
+  return (runs[system] ?? []).filter((run): run is T => !isFailed(run))
+}

@@ -1,0 +1,158 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { appendFileSync, existsSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { ProbeRequest } from './peers/probe.js'
+import { cpuSeconds, memoryOf } from './proc-stats.js'
+import type { SystemSpec } from './systems.js'
+
+const probeUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'peers/probe.js')).href
+
+/** `taskset`, when this machine has it: the server gets core 0 and the load generator core 1. */
+export const tasksetPath = ['/usr/bin/taskset', '/bin/taskset'].find((path) => existsSync(path))
+
+/** Every server started and not yet exited: killed if this process ends first (a failed or timed-out run). */
+const running = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
+/** Kills every server still running (a measurement that timed out leaves its server behind). */
+export function killAllServers(): void {
+  for (const child of running) child.kill('SIGKILL')
+}
+
+/** A free TCP port on the loopback interface (kept for the server's restarts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+/** A system under test, running as its own process. */
+export interface RunningSystem {
+  spec: SystemSpec
+  pid: number
+  port: number
+  /** `ws://127.0.0.1:<port>` */
+  url: string
+  dataDir: string
+  /** Everything it printed (for error messages). */
+  output: string[]
+  /** CPU seconds used so far (user + system). */
+  cpuSeconds(): number
+  /** Resident memory now and its peak since start, from /proc. */
+  residentMemory(): { rss: number; peakRss: number }
+  /** V8 heap holding data (compiled code excluded) after a full GC, and RSS, from inside the process. */
+  heap(): Promise<{ heapUsed: number; rss: number }>
+  /** Resolves once the server has written everything it applied (peers; ours acknowledges writes itself). */
+  flush(): Promise<void>
+  /** Documents loaded in memory, or null if the system does not say. */
+  rooms(): Promise<number | null>
+  /** SIGTERM (a graceful shutdown where the server has one) and wait for the exit; SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>
+}
+
+/** Starts `spec` on `port` with `dataDir`, pinned to core 0, and resolves once it accepts connections. */
+export async function startSystem(
+  spec: SystemSpec,
+  port: number,
+  dataDir: string,
+  /** Extra node flags, such as `--cpu-prof` when profiling a server. */
+  extraNodeArgs: string[] = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+): Promise<RunningSystem> {
+  const nodeArgs = ['--expose-gc', ...extraNodeArgs, '--import', probeUrl, spec.entry, ...spec.args(port, dataDir)]
+  const [command, args] = tasksetPath
+    ? [tasksetPath, ['-c', '0', process.execPath, ...nodeArgs]]
+    : [process.execPath, nodeArgs]
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { ...process.env, ...spec.env(port, dataDir), BENCH_PROBE: spec.id, NODE_ENV: 'production' },
+  })
+  const output: string[] = []
+  running.add(child)
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(child)
+      resolve()
+    }),
+  )
+  await new Promise<void>((resolve, reject) => {
+    const onLine = (line: string) => {
+      if (output.length < 200) output.push(line)
+      // For investigating a server: BENCH_SERVER_LOG=<file> keeps everything every server prints.
+      if (process.env.BENCH_SERVER_LOG)
+        appendFileSync(process.env.BENCH_SERVER_LOG, `${spec.id} ${child.pid}: ${line}\n`)
+      if (spec.ready.test(line)) resolve()
+    }
+    createInterface({ input: child.stdout! }).on('line', onLine)
+    createInterface({ input: child.stderr! }).on('line', onLine)
+    exited.then(() => reject(new Error(`${spec.id} exited before listening:\n${output.join('\n')}`)))
+  })
+  const pid = child.pid!
+  const ask = createAsker(child)
+  return {
+    spec,
+    pid,
+    port,
+    url: `ws://127.0.0.1:${port}`,
+    dataDir,
+    output,
+    cpuSeconds: () => cpuSeconds(pid),
+    residentMemory: () => memoryOf(pid),
+    heap: async () => {
+      const answer = await ask({ cmd: 'memory', gc: true })
+      return { heapUsed: Number(answer.dataHeap), rss: Number(answer.rss) }
+    },
+    flush: async () => {
+      await ask({ cmd: 'flush' })
+    },
+    rooms: async () => {
+      if (spec.healthz) {
+        const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { rooms?: unknown }
+        return typeof health.rooms === 'number' ? health.rooms : null
+      }
+      const answer = await ask({ cmd: 'rooms' })
+      return typeof answer.rooms === 'number' ? answer.rooms : null
+    },
+    stop: async (graceMs = 15_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+type ProbeQuestion = ProbeRequest extends infer R ? (R extends ProbeRequest ? Omit<R, 'id'> : never) : never
+
+function createAsker(child: ChildProcess): (question: ProbeQuestion) => Promise<Record<string, unknown>> {
+  let nextId = 1
+  const waiting = new Map<number, { resolve: (value: Record<string, unknown>) => void; reject: (e: Error) => void }>()
+  child.on('message', (message: Record<string, unknown>) => {
+    const entry = waiting.get(Number(message.id))
+    if (!entry) return
+    waiting.delete(Number(message.id))
+    if (typeof message.error === 'string') entry.reject(new Error(message.error))
+    else entry.resolve(message)
+  })
+  child.once('exit', () => {
+    for (const entry of waiting.values()) entry.reject(new Error('server exited before answering'))
+    waiting.clear()
+  })
+  return (question) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++
+      waiting.set(id, { resolve, reject })
+      child.send({ id, ...question })
+    })
+}

@@ -1,0 +1,202 @@
+import { mkdtempSync } from 'node:fs'
+import { join } from 'node:path'
+import { SyncClient } from '../client.js'
+import type { BenchContext } from '../context.js'
+import { startCpuWindow } from '../proc-stats.js'
+import { freePort, startSystem } from '../server-process.js'
+import { inBatches, percentile, sleep } from '../stats.js'
+import type { SystemSpec } from '../systems.js'
+
+/** One load level of the capacity search. */
+export interface CapacityStep {
+  rooms: number
+  p50Ms: number
+  p99Ms: number
+  /** Server CPU over the window, as a fraction of its core. */
+  serverCpu: number
+  loadgenCpu: number
+  /** Keystrokes sent in the window that some reader had not received a second after it. */
+  late: number
+  passed: boolean
+}
+
+export interface CapacityResult {
+  /** Most rooms held with p99 within the limit and the server core not saturated. */
+  roomsHeld: number
+  clientsHeld: number
+  /** Why the search stopped. */
+  stoppedBy: 'latency' | 'server cpu' | 'load generator' | 'connecting' | 'cap'
+  steps: CapacityStep[]
+}
+
+/** Longest a step may take to connect its new rooms; a server that cannot take them has reached its capacity. */
+const growTimeoutMs = 15_000
+
+interface Room {
+  writer: SyncClient
+  readers: SyncClient[]
+  sentAt: number[]
+  /** When the next keystroke is due. */
+  due: number
+}
+
+/**
+ * Capacity: rooms of three clients (one typing at a steady rate, two listening) are added in steps (doubling,
+ * then one step back between the last pass and the first failure) until p99 relay latency exceeds the limit or
+ * the server's core is saturated. Every room types continuously from the moment it joins.
+ */
+export async function runCapacity(ctx: BenchContext, spec: SystemSpec): Promise<CapacityResult> {
+  const plan = ctx.plan.capacity
+  const intervalMs = 1000 / plan.keystrokesPerSecond
+  const { updates } = ctx.trace
+  const dataDir = mkdtempSync(join(ctx.workDir, `${spec.id}-capacity-`))
+  const server = await startSystem(spec, await freePort(), dataDir)
+  const rooms: Room[] = []
+  const steps: CapacityStep[] = []
+  /** Also the clients of rooms still connecting when a step gave up on them. */
+  const everyClient: SyncClient[] = []
+  // Receipts of keystrokes sent inside the current window: [latency, ...]; late ones are counted at its end.
+  let window: { from: number; to: number; latencies: number[]; expected: number } | null = null
+  let ticking = true
+  const tick = () => {
+    if (!ticking || ctx.signal?.aborted) return
+    const now = performance.now()
+    for (const room of rooms) {
+      if (room.due > now) continue
+      const index = room.sentAt.length
+      room.sentAt.push(now)
+      room.writer.sendUpdate(updates[index % updates.length]!)
+      if (window && now >= window.from && now < window.to) window.expected += room.readers.length
+      room.due += intervalMs
+      // A load generator that fell behind skips the backlog instead of bursting it.
+      if (room.due < now) room.due = now + intervalMs
+    }
+    setTimeout(tick, 2)
+  }
+  const addRoom = async (index: number) => {
+    const name = `capacity-${index}`
+    const writer = new SyncClient(server.url, name, spec.client)
+    const readers = [0, 1].map(() => new SyncClient(server.url, name, spec.client))
+    everyClient.push(writer, ...readers)
+    const room: Room = { writer, readers, sentAt: [], due: Number.POSITIVE_INFINITY }
+    for (const reader of readers) {
+      let count = 0
+      reader.onUpdate = (_update, kind, at) => {
+        if (kind !== 'update') return
+        const sent = room.sentAt[count++]
+        if (sent !== undefined && window && sent >= window.from && sent < window.to) window.latencies.push(at - sent)
+      }
+    }
+    for (const client of [writer, ...readers]) {
+      await client.opened
+      if (spec.client.handshake) await client.whenSynced()
+    }
+    // Spread the rooms' keystrokes evenly over the interval.
+    room.due = performance.now() + Math.random() * intervalMs
+    rooms.push(room)
+  }
+  const measure = async (): Promise<CapacityStep> => {
+    await sleep(plan.settleMs)
+    const from = performance.now()
+    window = { from, to: from + plan.windowMs, latencies: [], expected: 0 }
+    const serverStart = server.cpuSeconds()
+    const loadgen = startCpuWindow()
+    await sleep(plan.windowMs)
+    const serverCpu = (server.cpuSeconds() - serverStart) / ((performance.now() - from) / 1000)
+    const loadgenCpu = loadgen().fraction
+    await sleep(1_000)
+    const current = window
+    window = null
+    const late = Math.max(0, current.expected - current.latencies.length)
+    // A keystroke that did not arrive counts as slower than any that did.
+    const latencies = [...current.latencies, ...Array<number>(late).fill(Number.POSITIVE_INFINITY)]
+    const p99Ms = percentile(latencies, 99)
+    return {
+      rooms: rooms.length,
+      p50Ms: percentile(latencies, 50),
+      p99Ms,
+      serverCpu,
+      loadgenCpu,
+      late,
+      passed: p99Ms <= plan.p99LimitMs && serverCpu < plan.cpuLimit,
+    }
+  }
+  /** Adds rooms up to `target`; false if the server did not take them within the time allowed. */
+  /**
+   * Measures the current level; a level that fails is measured once more and fails only if that fails too, so a
+   * single hiccup of the machine (another process, a GC of the load generator) does not end the search.
+   */
+  const measureLevel = async (): Promise<CapacityStep> => {
+    let step = await measure()
+    for (let attempt = 0; ; attempt++) {
+      steps.push(step)
+      ctx.log(
+        `    ${spec.id}: ${step.rooms} rooms p50 ${step.p50Ms.toFixed(1)} ms p99 ${step.p99Ms.toFixed(1)} ms, server cpu ${(step.serverCpu * 100).toFixed(0)}%, load generator ${(step.loadgenCpu * 100).toFixed(0)}%${step.passed ? '' : attempt === 0 ? ': measuring again' : ''}`,
+      )
+      if (step.passed || attempt === 1) return step
+      step = await measure()
+    }
+  }
+  const growTo = async (target: number): Promise<boolean> => {
+    const indexes = Array.from({ length: target - rooms.length }, (_, i) => rooms.length + i)
+    let timer: NodeJS.Timeout | undefined
+    const grown = await Promise.race([
+      inBatches(indexes, 50, async (index) => {
+        if (!ctx.signal?.aborted) await addRoom(index)
+      }).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), growTimeoutMs)
+      }),
+    ])
+    clearTimeout(timer)
+    return grown
+  }
+  const shrinkTo = (target: number) => {
+    for (const room of rooms.splice(target)) for (const client of [room.writer, ...room.readers]) client.ws.terminate()
+  }
+  let stoppedBy: CapacityResult['stoppedBy'] = 'cap'
+  try {
+    tick()
+    let target = plan.startRooms
+    for (;;) {
+      const growing = performance.now()
+      const grown = await growTo(target)
+      ctx.log(
+        `    ${spec.id}: ${rooms.length} rooms connected (${((performance.now() - growing) / 1000).toFixed(1)} s)`,
+      )
+      if (!grown) {
+        ctx.log(`    ${spec.id}: could not connect ${target} rooms within ${growTimeoutMs / 1000} s`)
+        stoppedBy = 'connecting'
+        break
+      }
+      const step = await measureLevel()
+      if (!step.passed) {
+        stoppedBy = step.p99Ms > plan.p99LimitMs ? 'latency' : 'server cpu'
+        break
+      }
+      if (step.loadgenCpu > 0.9) {
+        stoppedBy = 'load generator'
+        break
+      }
+      if (target >= plan.maxRooms) break
+      target = Math.min(plan.maxRooms, target * 2)
+    }
+    const lastPass = steps.filter((s) => s.passed).at(-1)?.rooms ?? 0
+    const failed = steps.at(-1)
+    if (failed && !failed.passed && lastPass > 0 && failed.rooms > lastPass + 1) {
+      // One step back, halfway between the last level that held and the first that did not.
+      shrinkTo(Math.round((lastPass + failed.rooms) / 2))
+      await measureLevel()
+    }
+    // The most rooms of a level whose last measurement passed.
+    const verdicts = new Map<number, boolean>()
+    for (const step of steps) verdicts.set(step.rooms, step.passed)
+    const roomsHeld = Math.max(0, ...[...verdicts].filter(([, passed]) => passed).map(([rooms]) => rooms))
+    return { roomsHeld, clientsHeld: roomsHeld * 3, stoppedBy, steps }
+  } finally {
+    ticking = false
+    shrinkTo(0)
+    for (const client of everyClient) client.ws.terminate()
+    await server.stop()
+  }
+}
