@@ -12,6 +12,7 @@ import {
   encodeHello,
   encodePing,
   type Message,
+  MessageType,
 } from '@collab/protocol'
 import { LevelDocStore } from '@collab/storage'
 import { type Logger, pino } from 'pino'
@@ -230,7 +231,11 @@ export class RawClient {
     })
   }
 
+  /** Pings this client sent; the server answers each, in order. */
+  pingsSent = 0
+
   send(data: Uint8Array | string): void {
+    if (typeof data !== 'string' && data.length === 1 && data[0] === MessageType.Ping) this.pingsSent++
     this.ws.send(data)
   }
 
@@ -294,9 +299,10 @@ export function entriesFor(client: RawClient, clientID: number): AwarenessEntry[
 /** Sends a ping and waits for the pong: the server handles a connection's messages in order, so everything sent
  * before the ping has been handled by then. */
 export async function roundTrip(client: RawClient): Promise<void> {
-  const pongs = client.messagesOf('pong').length
   client.send(encodePing())
-  await waitFor(() => client.messagesOf('pong').length > pongs, 5_000, 'pong')
+  // Every ping sent so far answered: the server handles a connection's messages in order, so everything sent
+  // before this ping has been handled too.
+  await waitFor(() => client.messagesOf('pong').length >= client.pingsSent, 5_000, 'pong')
 }
 
 /** A raw client that announced the heartbeat extension, so it may ping ([EX1], [HB1]). */
