@@ -1,6 +1,5 @@
 import { type EditingTrace, loadTrace, replayTrace } from '@collab/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
-import type * as Y from 'yjs'
 import {
   openLevelStore,
   roomText,
