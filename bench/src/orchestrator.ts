@@ -11,7 +11,7 @@ import { renderChart } from './chart.js'
 import type { BenchContext, BenchTrace } from './context.js'
 import { measureInProcessFloors } from './floors.js'
 import { fullPlan, type Plan, quickPlan } from './plan.js'
-import { loadAverage } from './proc-stats.js'
+import { loadAverage, watchOtherProcesses } from './proc-stats.js'
 import { formatValue, markdownTable, metricRows } from './report.js'
 import type { RunResults, Runs } from './results.js'
 import { killAllServers } from './server-process.js'
@@ -29,18 +29,28 @@ import { runRelay } from './workloads/relay.js'
 const workloads = ['ingest', 'cold-load', 'relay', 'capacity', 'idle', 'storm', 'awareness'] as const
 type Workload = (typeof workloads)[number]
 
-const { values: options } = parseArgs({
+const { values: flags } = parseArgs({
   options: {
-    quick: { type: 'boolean', default: false },
+    quick: { type: 'boolean' },
     only: { type: 'string' },
     rounds: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
+// The root script ends in `npm run bench --workspace=@collab/bench`, so `npm run bench -- --quick` there reaches npm
+// rather than this script; npm hands flags it does not know to the script as npm_config_* variables.
+const fromNpm = (name: string) => process.env[`npm_config_${name}`] || undefined
+const options = {
+  quick: flags.quick ?? fromNpm('quick') === 'true',
+  only: flags.only ?? fromNpm('workloads'),
+  rounds: flags.rounds ?? fromNpm('rounds'),
+  help: flags.help,
+}
 if (options.help) {
-  console.log(`Usage: npm run bench [-- --quick] [-- --only ${workloads.join(',')}]
+  console.log(`Usage: node dist/run.js [--quick] [--only ${workloads.join(',')}] [--rounds N]
+  (from the repository root: npm run bench -- --quick --workloads=relay,storm --rounds=1)
   --quick  one repetition, smaller sizes, the bundled sveltecomponent trace (for development)
-  --only   run only these workloads (cold-load needs ingest)
+  --only   run only these workloads (cold-load needs ingest); --workloads=... through npm
   --rounds repetitions of every workload (default: as planned, 3 for most)`)
   process.exit(0)
 }
@@ -126,6 +136,7 @@ const results: RunResults = {
     pinned,
     priority,
     loadAverage: { min: 0, median: 0, max: 0 },
+    otherProcessesCpu: {},
   },
   versions: {
     '@y/websocket-server': versionOf('@y/websocket-server'),
@@ -183,123 +194,152 @@ async function attempt<T>(runs: Runs<T>, system: SystemId, what: string, measure
 }
 
 const pct = (fraction: number) => `${(fraction * 100).toFixed(0)}%`
+
+/** Runs one workload, noting how much CPU other processes on the machine took meanwhile. */
+async function section(name: string, body: () => Promise<void>): Promise<void> {
+  const others = watchOtherProcesses()
+  try {
+    await body()
+  } finally {
+    const cores = others()
+    results.machine.otherProcessesCpu[name] = Math.round(cores * 1000) / 1000
+    if (cores >= 0.1) log(`  other processes used ${cores.toFixed(2)} cores meanwhile: these figures are disturbed`)
+  }
+}
+
 const histories = new Map<SystemId, string>()
 
 try {
   if (selected.has('ingest')) {
-    log(
-      `1. ingest: ${trace.updates.length.toLocaleString('en-US')} updates, one client, as fast as the server takes them`,
-    )
-    for (let round = 1; round <= plan.rounds.ingest; round++) {
-      for (const id of comparedSystems) {
-        const r = await attempt(results.ingest, id, 'ingest', () => runIngest(ctx, systems[id]))
-        if (!r) continue
-        histories.set(id, r.historyDir)
-        log(
-          `  round ${round} ${id}: stored ${Math.round(r.storedPerSecond).toLocaleString('en-US')}/s (${(r.storedMs / 1000).toFixed(2)} s), applied ${Math.round(r.appliedPerSecond).toLocaleString('en-US')}/s; ${formatValue(r.bytesLive, 'bytes')} live, ${formatValue(r.bytesStopped, 'bytes')} stopped; load generator ${pct(r.loadgenCpu)}`,
-        )
-      }
-    }
-  }
-  if (selected.has('cold-load')) {
-    log('2. cold load: restart on the stored history, connect to synced document equal to endContent')
-    const client = await startColdLoadClient(trace.endContent)
-    try {
-      // One unmeasured load per client library first, so no system pays for compiling the client's code.
-      for (const id of ['ours', 'hocuspocus'] as const) {
-        const history = histories.get(id)
-        if (history) await runColdLoad(ctx, systems[id], history, client).catch(() => undefined)
-      }
-      for (let round = 1; round <= plan.rounds.coldLoad; round++) {
+    await section('ingest', async () => {
+      log(
+        `1. ingest: ${trace.updates.length.toLocaleString('en-US')} updates, one client, as fast as the server takes them`,
+      )
+      for (let round = 1; round <= plan.rounds.ingest; round++) {
         for (const id of comparedSystems) {
-          const history = histories.get(id)
-          if (!history) continue
-          const r = await attempt(results.coldLoad, id, 'cold load', () =>
-            runColdLoad(ctx, systems[id], history, client),
+          const r = await attempt(results.ingest, id, 'ingest', () => runIngest(ctx, systems[id]))
+          if (!r) continue
+          histories.set(id, r.historyDir)
+          log(
+            `  round ${round} ${id}: stored ${Math.round(r.storedPerSecond).toLocaleString('en-US')}/s (${(r.storedMs / 1000).toFixed(2)} s), applied ${Math.round(r.appliedPerSecond).toLocaleString('en-US')}/s; ${formatValue(r.bytesLive, 'bytes')} live, ${formatValue(r.bytesStopped, 'bytes')} stopped; load generator ${pct(r.loadgenCpu)}`,
           )
-          if (r)
-            log(
-              `  round ${round} ${id}: ${r.ms.toFixed(1)} ms (document received after ${r.receivedMs.toFixed(1)} ms); stored ${formatValue(r.bytesBefore, 'bytes')} -> ${formatValue(r.bytesAfter, 'bytes')}`,
-            )
         }
       }
-    } finally {
-      client.close()
-    }
+    })
+  }
+  if (selected.has('cold-load')) {
+    await section('cold-load', async () => {
+      log('2. cold load: restart on the stored history, connect to synced document equal to endContent')
+      const client = await startColdLoadClient(trace.endContent)
+      try {
+        // One unmeasured load per client library first, so no system pays for compiling the client's code.
+        for (const id of ['ours', 'hocuspocus'] as const) {
+          const history = histories.get(id)
+          if (history) await runColdLoad(ctx, systems[id], history, client).catch(() => undefined)
+        }
+        for (let round = 1; round <= plan.rounds.coldLoad; round++) {
+          for (const id of comparedSystems) {
+            const history = histories.get(id)
+            if (!history) continue
+            const r = await attempt(results.coldLoad, id, 'cold load', () =>
+              runColdLoad(ctx, systems[id], history, client),
+            )
+            if (r)
+              log(
+                `  round ${round} ${id}: ${r.ms.toFixed(1)} ms (document received after ${r.receivedMs.toFixed(1)} ms); stored ${formatValue(r.bytesBefore, 'bytes')} -> ${formatValue(r.bytesAfter, 'bytes')}`,
+              )
+          }
+        }
+      } finally {
+        client.close()
+      }
+    })
   }
   // Only the start of the trace is used from here on; the rest would only make the load generator's GC slower.
   ctx.trace.updates = ctx.trace.updates.slice(0, 5_000)
   if (selected.has('relay')) {
-    const { keystrokesPerSecond, measureMs } = plan.relay
-    for (const readers of plan.relay.readers) {
+    await section('relay', async () => {
+      const { keystrokesPerSecond, measureMs } = plan.relay
+      for (const readers of plan.relay.readers) {
+        log(
+          `3. relay: 1 writer at ${keystrokesPerSecond} keystrokes/s, ${readers} readers, ${measureMs / 1000} s measured`,
+        )
+        const runs: Runs<Awaited<ReturnType<typeof runRelay>>> = {}
+        results.relay[readers] = runs
+        for (let round = 1; round <= plan.rounds.relay; round++) {
+          for (const id of [...comparedSystems, 'ws-relay'] as const) {
+            const r = await attempt(runs, id, 'relay', () => runRelay(ctx, systems[id], readers))
+            if (r)
+              log(
+                `  round ${round} ${id}: p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, max ${r.maxMs.toFixed(1)} ms (${r.samples} samples, ${r.missing} missing); server ${pct(r.serverCpu)}, load generator ${pct(r.loadgenCpu)}`,
+              )
+          }
+        }
+      }
+    })
+  }
+  if (selected.has('capacity')) {
+    await section('capacity', async () => {
+      const c = plan.capacity
       log(
-        `3. relay: 1 writer at ${keystrokesPerSecond} keystrokes/s, ${readers} readers, ${measureMs / 1000} s measured`,
+        `4. capacity: rooms of 3 (1 typing at ${c.keystrokesPerSecond}/s), doubling from ${c.startRooms} to at most ${c.maxRooms}, until p99 > ${c.p99LimitMs} ms or the server core is saturated`,
       )
-      const runs: Runs<Awaited<ReturnType<typeof runRelay>>> = {}
-      results.relay[readers] = runs
-      for (let round = 1; round <= plan.rounds.relay; round++) {
+      for (let round = 1; round <= plan.rounds.capacity; round++) {
         for (const id of [...comparedSystems, 'ws-relay'] as const) {
-          const r = await attempt(runs, id, 'relay', () => runRelay(ctx, systems[id], readers))
+          const r = await attempt(results.capacity, id, 'capacity', () => runCapacity(ctx, systems[id]))
           if (r)
             log(
-              `  round ${round} ${id}: p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, max ${r.maxMs.toFixed(1)} ms (${r.samples} samples, ${r.missing} missing); server ${pct(r.serverCpu)}, load generator ${pct(r.loadgenCpu)}`,
+              `  round ${round} ${id}: ${r.roomsHeld} rooms (${r.clientsHeld} clients) held; stopped by ${r.stoppedBy}`,
             )
         }
       }
-    }
-  }
-  if (selected.has('capacity')) {
-    const c = plan.capacity
-    log(
-      `4. capacity: rooms of 3 (1 typing at ${c.keystrokesPerSecond}/s), doubling from ${c.startRooms} to at most ${c.maxRooms}, until p99 > ${c.p99LimitMs} ms or the server core is saturated`,
-    )
-    for (let round = 1; round <= plan.rounds.capacity; round++) {
-      for (const id of [...comparedSystems, 'ws-relay'] as const) {
-        const r = await attempt(results.capacity, id, 'capacity', () => runCapacity(ctx, systems[id]))
-        if (r)
-          log(`  round ${round} ${id}: ${r.roomsHeld} rooms (${r.clientsHeld} clients) held; stopped by ${r.stoppedBy}`)
-      }
-    }
+    })
   }
   if (selected.has('idle')) {
-    log(`5. idle memory: ${plan.idle.rooms} rooms, a small document and one idle client each`)
-    for (let round = 1; round <= plan.rounds.idle; round++) {
-      for (const id of [...comparedSystems, 'ws-relay'] as const) {
-        const r = await attempt(results.idle, id, 'idle memory', () => runIdleMemory(ctx, systems[id]))
-        if (r)
-          log(
-            `  round ${round} ${id}: per room ${formatValue(r.perRoom.rss, 'bytes')} RSS, ${formatValue(r.perRoom.heapUsed, 'bytes')} heap; after leaving: heap ${formatValue(r.afterLeave.heapUsed - r.baseline.heapUsed, 'bytes')} over baseline, RSS ${formatValue(r.afterLeave.rss - r.baseline.rss, 'bytes')}; unloaded after ${r.unloadMs === null ? 'n/a' : `${Math.round(r.unloadMs)} ms`}`,
-          )
+    await section('idle', async () => {
+      log(`5. idle memory: ${plan.idle.rooms} rooms, a small document and one idle client each`)
+      for (let round = 1; round <= plan.rounds.idle; round++) {
+        for (const id of [...comparedSystems, 'ws-relay'] as const) {
+          const r = await attempt(results.idle, id, 'idle memory', () => runIdleMemory(ctx, systems[id]))
+          if (r)
+            log(
+              `  round ${round} ${id}: per room ${formatValue(r.perRoom.rss, 'bytes')} RSS, ${formatValue(r.perRoom.heapUsed, 'bytes')} heap; after leaving: heap ${formatValue(r.afterLeave.heapUsed - r.baseline.heapUsed, 'bytes')} over baseline, RSS ${formatValue(r.afterLeave.rss - r.baseline.rss, 'bytes')}; unloaded after ${r.unloadMs === null ? 'n/a' : `${Math.round(r.unloadMs)} ms`}`,
+            )
+        }
       }
-    }
+    })
   }
   if (selected.has('storm')) {
-    log(
-      `6. reconnect storm: ${plan.storm.clients} clients in ${plan.storm.rooms} rooms reconnect at once after a restart`,
-    )
-    for (let round = 1; round <= plan.rounds.storm; round++) {
-      for (const id of comparedSystems) {
-        const r = await attempt(results.storm, id, 'storm', () => runStorm(ctx, systems[id]))
-        if (r)
-          log(
-            `  round ${round} ${id}: all synced after ${Math.round(r.allSyncedMs)} ms (median client ${Math.round(r.medianSyncedMs)} ms), peak RSS ${formatValue(r.peakRss, 'bytes')}, ${r.retries} retries, ${r.listenOverflows} listen overflows; server start ${Math.round(r.startMs)} ms; load generator ${pct(r.loadgenCpu)}`,
-          )
+    await section('storm', async () => {
+      log(
+        `6. reconnect storm: ${plan.storm.clients} clients in ${plan.storm.rooms} rooms reconnect at once after a restart`,
+      )
+      for (let round = 1; round <= plan.rounds.storm; round++) {
+        for (const id of comparedSystems) {
+          const r = await attempt(results.storm, id, 'storm', () => runStorm(ctx, systems[id]))
+          if (r)
+            log(
+              `  round ${round} ${id}: all synced after ${Math.round(r.allSyncedMs)} ms (median client ${Math.round(r.medianSyncedMs)} ms), peak RSS ${formatValue(r.peakRss, 'bytes')}, ${r.retries} retries, ${r.listenOverflows} listen overflows; server start ${Math.round(r.startMs)} ms; load generator ${pct(r.loadgenCpu)}`,
+            )
+        }
       }
-    }
+    })
   }
   if (selected.has('awareness')) {
-    log(
-      `7. awareness: ${plan.awareness.clients} idle clients with cursors in one room, ${plan.awareness.windowMs / 1000} s window`,
-    )
-    for (let round = 1; round <= plan.rounds.awareness; round++) {
-      for (const id of comparedSystems) {
-        const r = await attempt(results.awareness, id, 'awareness', () => runAwareness(ctx, systems[id]))
-        if (r)
-          log(
-            `  round ${round} ${id}: server CPU ${(r.serverCpu * 100).toFixed(2)}%, ${Math.round(r.messagesPerSecond)} messages/s, ${r.pingsPerSecond.toFixed(1)} pings/s, ${formatValue(r.bytesPerSecond, 'bytes')}/s`,
-          )
+    await section('awareness', async () => {
+      log(
+        `7. awareness: ${plan.awareness.clients} idle clients with cursors in one room, ${plan.awareness.windowMs / 1000} s window`,
+      )
+      for (let round = 1; round <= plan.rounds.awareness; round++) {
+        for (const id of comparedSystems) {
+          const r = await attempt(results.awareness, id, 'awareness', () => runAwareness(ctx, systems[id]))
+          if (r)
+            log(
+              `  round ${round} ${id}: server CPU ${(r.serverCpu * 100).toFixed(2)}%, ${Math.round(r.messagesPerSecond)} messages/s, ${r.pingsPerSecond.toFixed(1)} pings/s, ${formatValue(r.bytesPerSecond, 'bytes')}/s`,
+            )
+        }
       }
-    }
+    })
   }
 } finally {
   rmSync(workDir, { recursive: true, force: true })
@@ -310,7 +350,7 @@ clearInterval(loadSampler)
 loadSamples.push(loadAverage())
 results.machine.loadAverage = {
   min: Math.min(...loadSamples),
-  median: median(loadSamples),
+  median: Math.round(median(loadSamples) * 100) / 100,
   max: Math.max(...loadSamples),
 }
 const rows = metricRows(results)
@@ -349,12 +389,15 @@ function updateReadme(markdown: string, r: RunResults): void {
   const block = [
     start,
     '',
-    `Run of ${r.date}: ${r.machine.cpus} cores (${r.machine.cpuModel}), Node ${r.machine.node}, ${r.machine.pinned ? 'servers on core 0 and the load generator on core 1 (taskset)' : 'not pinned'}, priority ${r.machine.priority}; ${r.durationSeconds} s in all; 1-minute load average ${r.machine.loadAverage.min.toFixed(1)}-${r.machine.loadAverage.max.toFixed(1)} (median ${r.machine.loadAverage.median.toFixed(1)}; the bench itself accounts for about 2). ${versions}.`,
+    `Run of ${r.date}: ${r.machine.cpus} cores (${r.machine.cpuModel}), Node ${r.machine.node}, ${r.machine.pinned ? 'servers on core 0 and the load generator on core 1 (taskset)' : 'not pinned'}, priority ${r.machine.priority}; ${r.durationSeconds} s in all. ${versions}.`,
+    `Other processes on the machine used, in cores: ${Object.entries(r.machine.otherProcessesCpu)
+      .map(([w, cores]) => `${w} ${cores.toFixed(2)}`)
+      .join(', ')} (1-minute load average ${r.machine.loadAverage.min}-${r.machine.loadAverage.max}).`,
     `Medians over repetitions (rounds: ${Object.entries(r.plan.rounds)
       .map(([w, n]) => `${w} ${n}`)
       .join(
         ', ',
-      )}); ratios are ours / peer, ✓ where ours is better, ✗ where it is worse, ≈ within 2%. Raw figures: [results/${r.date}.json](results/${r.date}.json).`,
+      )}); ratios are ours / peer: ✓ where ours is better, ✗ where it is worse, ≈ within 2%. Raw figures: [results/${r.date}.json](results/${r.date}.json).`,
     '',
     `![ours vs peers](results/${r.date}.svg)`,
     '',

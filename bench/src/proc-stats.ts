@@ -76,3 +76,39 @@ export function listenOverflows(): number {
   }
   return 0
 }
+
+/** Busy time of all cores so far, in seconds of one core (from /proc/stat; idle and iowait excluded). */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!
+  // cpu user nice system idle iowait irq softirq steal ...
+  const [, ...fields] = line.trim().split(/\s+/)
+  const ticks = fields.map(Number)
+  const total = ticks.slice(0, 8).reduce((sum, t) => sum + t, 0)
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0)
+  return (total - idle) / ticksPerSecond()
+}
+
+/**
+ * CPU seconds used by this process and by its children that have exited (the servers and client processes it
+ * started and stopped): utime, stime, cutime and cstime of /proc/self/stat.
+ */
+export function benchCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticksPerSecond()
+}
+
+/**
+ * Starts watching how much CPU other processes use; the returned function gives the average since, in cores.
+ * Children of this process still running when it is called are counted as others until they exit.
+ */
+export function watchOtherProcesses(): () => number {
+  const started = performance.now()
+  const machine = machineBusySeconds()
+  const bench = benchCpuSeconds()
+  return () => {
+    const seconds = (performance.now() - started) / 1000
+    const others = machineBusySeconds() - machine - (benchCpuSeconds() - bench)
+    return seconds > 0 ? Math.max(0, others) / seconds : 0
+  }
+}

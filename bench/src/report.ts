@@ -271,7 +271,9 @@ function ratioCell(row: MetricRow, peer: SystemId): string {
     : c.ratio >= 100
       ? c.ratio.toFixed(0)
       : c.ratio.toFixed(c.ratio >= 10 ? 1 : 2)
-  return `${text} ${c.oursBetter ? '✓' : '✗'}`
+  // Within 2% is a tie: no workload here is that precise.
+  const verdict = Math.abs(c.ratio - 1) < 0.02 ? '≈' : c.oursBetter ? '✓' : '✗'
+  return `${text} ${verdict}`
 }
 
 /** The results as a Markdown table, one row per metric. */

@@ -31,6 +31,8 @@ export interface RunResults {
     priority: string
     /** 1-minute load average sampled every 5 s over the run. */
     loadAverage: { min: number; median: number; max: number }
+    /** CPU other processes on the machine used during each workload, in cores (0 to the number of cores). */
+    otherProcessesCpu: Record<string, number>
   }
   versions: Record<string, string>
   plan: Plan
