@@ -8,31 +8,13 @@ import { CollabProvider } from '@collab/provider'
 import { createSyncServer, type SyncServer, type SyncServerOptions } from '@collab/server'
 import { PostgresDocStore } from '@collab/storage'
 import { type PostgresServer, type RedisServer, startPostgres, startRedis } from '@collab/test-services'
+import { Teardown } from '@collab/test-support'
 import { pino } from 'pino'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
 import { RedisDocRelay, type RedisDocRelayOptions } from '../src/index.js'
 
-/** Runs cleanup functions in reverse order of registration, like nested `finally` blocks, even after failures. */
-export class Teardown {
-  private readonly steps: Array<() => unknown> = []
-
-  defer(step: () => unknown): void {
-    this.steps.push(step)
-  }
-
-  async run(): Promise<void> {
-    const errors: unknown[] = []
-    for (const step of this.steps.splice(0).reverse()) {
-      try {
-        await step()
-      } catch (err) {
-        errors.push(err)
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, 'teardown failed')
-  }
-}
+export { Teardown }
 
 /** Polls `condition` until it holds and resolves with the wait in ms; fails naming `what` after `timeoutMs`. */
 export async function waitFor(

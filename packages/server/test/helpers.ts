@@ -15,32 +15,14 @@ import {
   MessageType,
 } from '@collab/protocol'
 import { LevelDocStore } from '@collab/storage'
+import { Teardown } from '@collab/test-support'
 import { type Logger, pino } from 'pino'
 import { type ClientOptions, WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { createSyncServer, type SyncServer, type SyncServerOptions } from '../src/index.js'
 
-/** Runs cleanup functions in reverse order of registration, like nested `finally` blocks. */
-export class Teardown {
-  private readonly steps: Array<() => unknown> = []
-
-  defer(step: () => unknown): void {
-    this.steps.push(step)
-  }
-
-  async run(): Promise<void> {
-    const errors: unknown[] = []
-    for (const step of this.steps.splice(0).reverse()) {
-      try {
-        await step()
-      } catch (err) {
-        errors.push(err)
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, 'teardown failed')
-  }
-}
+export { Teardown }
 
 /** Polls `condition` every few milliseconds until it holds; fails with `what` after `timeoutMs`. */
 export async function waitFor(

@@ -1,5 +1,6 @@
 export { createRandom } from './random.js'
 export { type ServerProcess, type ServerProcessOptions, serverCli, startServerProcess } from './server-process.js'
 export { type BlackholeOptions, type LinkConditions, TcpProxy } from './tcp-proxy.js'
+export { Teardown } from './teardown.js'
 export { type EditingTrace, loadTrace, replayTrace, traceDirs, utf16Index } from './traces.js'
 export { waitFor } from './wait-for.js'
