@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { clusterFromConfig } from '@collab/cluster'
+import type { Cluster } from '@collab/cluster'
 import { type Authenticate, createSyncServer, type SyncServerOptions } from '@collab/server'
 import { type DocStore, LevelDocStore } from '@collab/storage'
 import type { Logger } from 'pino'
@@ -55,7 +55,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const metrics = new ServerMetrics()
   // With DATABASE_URL / REDIS_URL the documents live in PostgreSQL and instances relay through Redis (ARCHITECTURE.md,
   // "Several instances"); otherwise the embedded LevelDB directory.
-  const cluster = await clusterFromConfig({ redisUrl: options.redisUrl, databaseUrl: options.databaseUrl, logger })
+  // The cluster package (ioredis, pg) is loaded only then: the default server does not pay for it at start.
+  const cluster: Cluster =
+    options.redisUrl || options.databaseUrl
+      ? await (await import('@collab/cluster')).clusterFromConfig({
+          redisUrl: options.redisUrl,
+          databaseUrl: options.databaseUrl,
+          logger,
+        })
+      : { close: async () => {} }
   const store = new MeteredDocStore(
     options.store ?? cluster.store ?? (await LevelDocStore.open({ path: options.dataDir })),
     metrics,

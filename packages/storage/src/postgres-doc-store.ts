@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib'
-import { Pool, type PoolClient } from 'pg'
+import type { Pool, PoolClient } from 'pg'
 import { type DocStats, emptyStats, statsNeedCompaction } from './doc-stats.js'
 import {
   type CompactionPolicy,
@@ -100,7 +100,10 @@ export class PostgresDocStore implements DocStore {
   static async open(options: PostgresDocStoreOptions): Promise<PostgresDocStore> {
     const table = options.table ?? 'collab_records'
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(table)) throw new RangeError(`Invalid table name ${JSON.stringify(table)}`)
-    const pool = new Pool({
+    // Imported here, not at the top: `@collab/storage` is also the LevelDB default's package, and loading `pg` costs
+    // a server that never uses it about 16 MB and 80 ms at start.
+    const { Pool: PgPool } = await import('pg')
+    const pool = new PgPool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 8,
       connectionTimeoutMillis: 5_000,
