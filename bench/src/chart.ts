@@ -25,7 +25,7 @@ function scores(row: MetricRow): Partial<Record<SystemId, number>> {
   const present = comparedSystems.filter((id) => row.values[id] !== undefined && Number.isFinite(row.values[id]))
   const raw = present.map((id) => row.values[id]!)
   const largest = Math.max(...raw.map(Math.abs), Number.MIN_VALUE)
-  const clamp = (v: number) => Math.max(v, largest * 0.01)
+  const clamp = (v: number) => Math.max(v, largest * 0.01, Number.MIN_VALUE)
   const out: Partial<Record<SystemId, number>> = {}
   if (row.better === 'higher') {
     const best = Math.max(...raw.map(clamp))

@@ -20,13 +20,16 @@ import { comparedSystems, type SystemId, systems } from './systems.js'
 import { traceUpdates } from './trace-updates.js'
 import { runAwareness } from './workloads/awareness.js'
 import { runCapacity } from './workloads/capacity.js'
+import { type ClusterServices, clusterLauncher, clusterLayoutLabel, startClusterServices } from './workloads/cluster.js'
 import { runColdLoad, startColdLoadClient } from './workloads/cold-load.js'
 import { runIdleMemory } from './workloads/idle-memory.js'
 import { durabilityMethod, runIngest } from './workloads/ingest.js'
 import { runStorm } from './workloads/reconnect-storm.js'
 import { runRelay } from './workloads/relay.js'
 
-const workloads = ['ingest', 'cold-load', 'relay', 'capacity', 'idle', 'storm', 'awareness'] as const
+const workloads = ['ingest', 'cold-load', 'relay', 'capacity', 'idle', 'storm', 'awareness', 'cluster'] as const
+/** The systems with a cluster mode: y-websocket-server has none (each process keeps its own documents). */
+const clusterSystems = ['ours', 'hocuspocus'] as const
 type Workload = (typeof workloads)[number]
 
 const { values: flags } = parseArgs({
@@ -157,6 +160,7 @@ const results: RunResults = {
   idle: {},
   storm: {},
   awareness: {},
+  cluster: { relay: {}, capacity: {} },
 }
 
 /** Longest one measurement may take before it counts as failed (y-websocket-server's full ingest takes about 70 s). */
@@ -195,13 +199,19 @@ async function attempt<T>(runs: Runs<T>, system: SystemId, what: string, measure
 
 const pct = (fraction: number) => `${(fraction * 100).toFixed(0)}%`
 
-/** Runs one workload, noting how much CPU other processes on the machine took meanwhile. */
-async function section(name: string, body: () => Promise<void>): Promise<void> {
+/**
+ * Runs one workload, noting how much CPU other processes on the machine took meanwhile; `ownCpuSeconds` counts
+ * processes the workload runs that are not this bench's children (the cluster workload's Redis and PostgreSQL).
+ */
+async function section(name: string, body: () => Promise<void>, ownCpuSeconds = () => 0): Promise<void> {
   const others = watchOtherProcesses()
+  const ownStart = ownCpuSeconds()
+  const started = performance.now()
   try {
     await body()
   } finally {
-    const cores = others()
+    const ownCores = (ownCpuSeconds() - ownStart) / ((performance.now() - started) / 1000)
+    const cores = Math.max(0, others() - ownCores)
     results.machine.otherProcessesCpu[name] = Math.round(cores * 1000) / 1000
     if (cores >= 0.1) log(`  other processes used ${cores.toFixed(2)} cores meanwhile: these figures are disturbed`)
   }
@@ -340,6 +350,68 @@ try {
         }
       }
     })
+  }
+  if (selected.has('cluster')) {
+    const { readers, instances } = plan.cluster
+    log(
+      `8. cluster: ours and Hocuspocus as 1 and ${Math.max(...instances)} instances on Redis and PostgreSQL; relay with the ${readers} readers on another instance than the writer, capacity with clients spread round-robin`,
+    )
+    let services: ClusterServices | null = null
+    try {
+      services = await startClusterServices()
+    } catch (err) {
+      results.cluster.error = err instanceof Error ? err.message : String(err)
+      log(`  cluster FAILED: Redis or PostgreSQL could not be started: ${results.cluster.error.split('\n')[0]}`)
+    }
+    if (services) {
+      const running = services
+      try {
+        await section(
+          'cluster',
+          async () => {
+            for (let round = 1; round <= plan.rounds.clusterRelay; round++) {
+              for (const count of instances) {
+                const runs: Runs<Awaited<ReturnType<typeof runRelay>>> = results.cluster.relay[count] ?? {}
+                results.cluster.relay[count] = runs
+                for (const id of clusterSystems) {
+                  const layout = {
+                    launch: clusterLauncher(running, count),
+                    writerInstance: 0,
+                    readerInstance: count - 1,
+                  }
+                  const r = await attempt(runs, id, `relay on ${count} instances`, () =>
+                    runRelay(ctx, systems[id], readers, layout),
+                  )
+                  if (r)
+                    log(
+                      `  relay round ${round}, ${count === 1 ? '1 instance' : `readers on instance 2 of ${count}, writer on 1`}, ${id}: p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, max ${r.maxMs.toFixed(1)} ms (${r.samples} samples, ${r.missing} missing); instances ${pct(r.serverCpu)}, Redis + PostgreSQL ${pct(r.servicesCpu)}`,
+                    )
+                }
+              }
+            }
+            for (let round = 1; round <= plan.rounds.clusterCapacity; round++) {
+              for (const layout of plan.cluster.capacity) {
+                const label = clusterLayoutLabel(layout)
+                const runs: Runs<Awaited<ReturnType<typeof runCapacity>>> = results.cluster.capacity[label] ?? {}
+                results.cluster.capacity[label] = runs
+                for (const id of clusterSystems) {
+                  const r = await attempt(runs, id, `capacity, ${label}`, () =>
+                    runCapacity(ctx, systems[id], clusterLauncher(running, layout.instances), layout.placement),
+                  )
+                  if (r)
+                    log(
+                      `  capacity round ${round}, ${label}, ${id}: ${r.roomsHeld} rooms (${r.clientsHeld} clients) held; stopped by ${r.stoppedBy}`,
+                    )
+                }
+              }
+            }
+          },
+          running.cpuSeconds,
+        )
+      } finally {
+        await running.close()
+      }
+    }
   }
 } finally {
   rmSync(workDir, { recursive: true, force: true })

@@ -12,6 +12,8 @@ export interface Plan {
     idle: number
     storm: number
     awareness: number
+    clusterRelay: number
+    clusterCapacity: number
   }
   relay: { readers: number[]; keystrokesPerSecond: number; warmupMs: number; measureMs: number }
   capacity: {
@@ -27,13 +29,33 @@ export interface Plan {
   idle: { rooms: number }
   storm: { clients: number; rooms: number }
   awareness: { clients: number; windowMs: number; renewMs: number }
+  /**
+   * Several instances on Redis and PostgreSQL: relay latency with the readers on another instance than the writer,
+   * and capacity (as `capacity`) with clients spread over the instances, for each instance count.
+   */
+  cluster: {
+    readers: number
+    instances: number[]
+    /** Capacity runs: instance count and how clients are placed on the instances (see capacity.ts). */
+    capacity: Array<{ instances: number; placement: 'round-robin' | 'by-document' }>
+  }
 }
 
 export const fullPlan: Plan = {
   quick: false,
   trace: 'automerge-paper',
   // Within 10 minutes on 2 cores: y-websocket-server's ingest alone takes about 25 s a round.
-  rounds: { ingest: 2, coldLoad: 3, relay: 3, capacity: 1, idle: 2, storm: 3, awareness: 2 },
+  rounds: {
+    ingest: 2,
+    coldLoad: 3,
+    relay: 3,
+    capacity: 1,
+    idle: 2,
+    storm: 3,
+    awareness: 2,
+    clusterRelay: 3,
+    clusterCapacity: 1,
+  },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 3_000 },
   capacity: {
     keystrokesPerSecond: 5,
@@ -48,15 +70,43 @@ export const fullPlan: Plan = {
   storm: { clients: 1_000, rooms: 100 },
   // y-protocols clients renew their awareness state every 15 s (half its 30 s timeout) even when idle.
   awareness: { clients: 100, windowMs: 6_000, renewMs: 15_000 },
+  cluster: {
+    readers: 50,
+    instances: [1, 2],
+    capacity: [
+      { instances: 1, placement: 'round-robin' },
+      { instances: 2, placement: 'round-robin' },
+      { instances: 2, placement: 'by-document' },
+    ],
+  },
 }
 
 export const quickPlan: Plan = {
   quick: true,
   trace: 'sveltecomponent',
-  rounds: { ingest: 1, coldLoad: 1, relay: 1, capacity: 1, idle: 1, storm: 1, awareness: 1 },
+  rounds: {
+    ingest: 1,
+    coldLoad: 1,
+    relay: 1,
+    capacity: 1,
+    idle: 1,
+    storm: 1,
+    awareness: 1,
+    clusterRelay: 1,
+    clusterCapacity: 1,
+  },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 2_000 },
   capacity: { ...fullPlan.capacity, startRooms: 50, maxRooms: 200, windowMs: 1_500, settleMs: 500 },
   idle: { rooms: 200 },
   storm: { clients: 200, rooms: 20 },
   awareness: { clients: 100, windowMs: 3_000, renewMs: 15_000 },
+  cluster: {
+    readers: 50,
+    instances: [1, 2],
+    capacity: [
+      { instances: 1, placement: 'round-robin' },
+      { instances: 2, placement: 'round-robin' },
+      { instances: 2, placement: 'by-document' },
+    ],
+  },
 }

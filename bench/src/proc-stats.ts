@@ -26,6 +26,30 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond()
 }
 
+/**
+ * CPU seconds (user + system) used so far by a process and everything under it: its own time, its children that
+ * exited (cutime, cstime) and its live descendants (/proc/<pid>/task/<pid>/children). For services such as
+ * PostgreSQL, whose work happens in backends forked by the postmaster. 0 once the process is gone.
+ */
+export function treeCpuSeconds(pid: number): number {
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return 0
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  let total = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticksPerSecond()
+  let children: string[] = []
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean)
+  } catch {
+    // Exited meanwhile, or a kernel without CONFIG_PROC_CHILDREN: its own time is what there is.
+  }
+  for (const child of children) total += treeCpuSeconds(Number(child))
+  return total
+}
+
 /** Resident memory now and its high-water mark since the process started, in bytes, from /proc/<pid>/status. */
 export function memoryOf(pid: number): { rss: number; peakRss: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')

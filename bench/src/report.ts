@@ -6,7 +6,7 @@ import { comparedSystems, type SystemId } from './systems.js'
 export interface MetricRow {
   workload: string
   label: string
-  unit: 'updates/s' | 'ms' | 'bytes' | 'rooms' | '%' | 'messages/s' | 'frames/s'
+  unit: 'updates/s' | 'ms' | 'bytes' | 'rooms' | '%' | 'messages/s' | 'frames/s' | 'ratio' | 'count'
   /** Which direction is better; `info` rows are shown but not judged or charted. */
   better: 'higher' | 'lower' | 'info'
   /** Median over the repetitions, per system; undefined when every repetition failed. */
@@ -20,14 +20,25 @@ export interface MetricRow {
 /** Reads one figure out of a workload's result. */
 type Figure<T> = (run: T) => number
 
-/** A row from every system's repetitions of one workload: the median of `pick` over the successful ones. */
-function row<T>(base: Omit<MetricRow, 'values' | 'counts'>, runs: Runs<T>, pick: Figure<T>): MetricRow {
+/**
+ * A row from every system's repetitions of one workload: the median (or the sum) of `pick` over the successful
+ * ones. Repetitions whose figure is not a number (a latency with no sample at all) are left out of the median.
+ */
+function row<T>(
+  base: Omit<MetricRow, 'values' | 'counts'>,
+  runs: Runs<T>,
+  pick: Figure<T>,
+  combine: 'median' | 'sum' = 'median',
+): MetricRow {
   const values: MetricRow['values'] = {}
   const counts: MetricRow['counts'] = {}
   for (const system of comparedSystems) {
-    const ok = successes(runs, system)
-    counts[system] = ok.length
-    if (ok.length > 0) values[system] = median(ok.map(pick))
+    const figures = successes(runs, system)
+      .map(pick)
+      .filter((figure) => !Number.isNaN(figure))
+    counts[system] = figures.length
+    if (figures.length > 0)
+      values[system] = combine === 'sum' ? figures.reduce((sum, figure) => sum + figure, 0) : median(figures)
   }
   return { ...base, values, counts }
 }
@@ -228,7 +239,63 @@ export function metricRows(r: RunResults): MetricRow[] {
       (x: { pingsPerSecond: number }) => x.pingsPerSecond,
     ),
   )
+  rows.push(...clusterRows(r))
   return rows.filter((x) => Object.keys(x.values).length > 0)
+}
+
+/** Workload 8: ours and Hocuspocus on Redis and PostgreSQL, by instance count (y-websocket-server has no cluster). */
+function clusterRows(r: RunResults): MetricRow[] {
+  const workload = '8. Cluster (Redis + PostgreSQL)'
+  const { readers } = r.plan.cluster
+  const rows: MetricRow[] = []
+  for (const [count, runs] of Object.entries(r.cluster.relay)) {
+    const where =
+      Number(count) === 1 ? `1 instance, 1 writer, ${readers} readers` : `writer on instance 1, ${readers} readers on 2`
+    for (const p of [50, 99] as const) {
+      rows.push(
+        row({ workload, label: `p${p} relay latency, ${where}`, unit: 'ms', better: 'lower' }, runs, (x) =>
+          p === 50 ? x.p50Ms : x.p99Ms,
+        ),
+      )
+    }
+    rows.push(
+      row(
+        { workload, label: `keystroke deliveries missing, ${where} (of all rounds)`, unit: 'count', better: 'lower' },
+        runs,
+        (x) => x.missing,
+        'sum',
+      ),
+    )
+  }
+  const oneInstance = r.cluster.capacity['1 instance']
+  for (const [label, runs] of Object.entries(r.cluster.capacity)) {
+    const capacity = row(
+      { workload, label: `rooms of 3 held, ${label}`, unit: 'rooms', better: 'higher' },
+      runs,
+      (x) => x.roomsHeld,
+    )
+    rows.push(capacity)
+    rows.push(
+      row(
+        { workload, label: `Redis + PostgreSQL CPU at the last level held, ${label}`, unit: '%', better: 'info' },
+        runs,
+        (x) => (x.steps.filter((step) => step.passed).at(-1)?.servicesCpu ?? Number.NaN) * 100,
+      ),
+    )
+    if (label === '1 instance' || !oneInstance) continue
+    const base = row({ workload, label: '', unit: 'rooms', better: 'higher' }, oneInstance, (x) => x.roomsHeld)
+    const values: MetricRow['values'] = {}
+    const counts: MetricRow['counts'] = {}
+    for (const system of Object.keys(capacity.values) as SystemId[]) {
+      const one = base.values[system]
+      if (one) {
+        values[system] = capacity.values[system]! / one
+        counts[system] = Math.min(capacity.counts[system] ?? 0, base.counts[system] ?? 0)
+      }
+    }
+    rows.push({ workload, label: `rooms held, ${label} / 1 instance`, unit: 'ratio', better: 'higher', values, counts })
+  }
+  return rows
 }
 
 /** A figure with its unit, short enough for a table cell or a bar label. */
@@ -249,6 +316,10 @@ export function formatValue(value: number | undefined, unit: MetricRow['unit']):
       return `${value.toFixed(value >= 10 ? 0 : 1)}%`
     case 'rooms':
       return `${Math.round(value).toLocaleString('en-US')}`
+    case 'ratio':
+      return `${value.toFixed(2)}x`
+    case 'count':
+      return Math.round(value).toLocaleString('en-US')
     default:
       return `${Math.round(value).toLocaleString('en-US')}/s`
   }

@@ -46,6 +46,15 @@ export interface RunResults {
   idle: Runs<IdleMemoryResult>
   storm: Runs<StormResult>
   awareness: Runs<AwarenessResult>
+  /**
+   * Relay keyed by the number of instances, capacity by the layout's label (`clusterLayoutLabel`); `error` when
+   * Redis or PostgreSQL could not be started.
+   */
+  cluster: {
+    relay: Record<number, Runs<RelayResult>>
+    capacity: Record<string, Runs<CapacityResult>>
+    error?: string
+  }
 }
 
 export function isFailed<T>(value: T | Failed): value is Failed {

@@ -61,21 +61,37 @@ export interface RunningSystem {
   stop(graceMs?: number): Promise<void>
 }
 
-/** Starts `spec` on `port` with `dataDir`, pinned to core 0, and resolves once it accepts connections. */
+/** How to start one process of a system beyond its spec. */
+export interface StartOptions {
+  /** The core it is pinned to (default 0; the load generator has core 1). */
+  core?: number
+  /** Environment variables over the spec's own (the cluster workload's REDIS_URL and DATABASE_URL). */
+  env?: Record<string, string>
+  /** Extra node flags, such as `--cpu-prof` when profiling a server (default: BENCH_SERVER_NODE_ARGS). */
+  nodeArgs?: string[]
+}
+
+/** Starts `spec` on `port` with `dataDir`, pinned to one core, and resolves once it accepts connections. */
 export async function startSystem(
   spec: SystemSpec,
   port: number,
   dataDir: string,
-  /** Extra node flags, such as `--cpu-prof` when profiling a server. */
-  extraNodeArgs: string[] = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  options: StartOptions = {},
 ): Promise<RunningSystem> {
+  const extraNodeArgs = options.nodeArgs ?? (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
   const nodeArgs = ['--expose-gc', ...extraNodeArgs, '--import', probeUrl, spec.entry, ...spec.args(port, dataDir)]
   const [command, args] = tasksetPath
-    ? [tasksetPath, ['-c', '0', process.execPath, ...nodeArgs]]
+    ? [tasksetPath, ['-c', String(options.core ?? 0), process.execPath, ...nodeArgs]]
     : [process.execPath, nodeArgs]
   const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: { ...process.env, ...spec.env(port, dataDir), BENCH_PROBE: spec.id, NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      ...spec.env(port, dataDir),
+      ...options.env,
+      BENCH_PROBE: spec.id,
+      NODE_ENV: 'production',
+    },
   })
   const output: string[] = []
   running.add(child)

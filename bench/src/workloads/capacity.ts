@@ -1,9 +1,7 @@
-import { mkdtempSync } from 'node:fs'
-import { join } from 'node:path'
 import { SyncClient } from '../client.js'
 import type { BenchContext } from '../context.js'
+import { type Launcher, singleInstance, startDeploymentCpuWindow } from '../deployment.js'
 import { machineBusySeconds, startCpuWindow } from '../proc-stats.js'
-import { freePort, startSystem } from '../server-process.js'
 import { inBatches, percentile, sleep } from '../stats.js'
 import type { SystemSpec } from '../systems.js'
 
@@ -12,12 +10,16 @@ export interface CapacityStep {
   rooms: number
   p50Ms: number
   p99Ms: number
-  /** Server CPU over the window, as a fraction of its core. */
+  /** CPU of the busiest server instance over the window, as a fraction of its core. */
   serverCpu: number
+  /** CPU of every instance, each as a fraction of its core (one entry for a single instance). */
+  instancesCpu: number[]
+  /** CPU of the services the instances share (Redis, PostgreSQL), in cores; 0 without. */
+  servicesCpu: number
   loadgenCpu: number
   /** Keystrokes sent in the window that some reader had not received a second after it. */
   late: number
-  /** CPU other processes used over the window, in cores: work on the machine this bench did not do. */
+  /** CPU other processes used over the window, in cores: work on the machine neither this bench nor its services did. */
   otherCpu: number
   passed: boolean
 }
@@ -52,12 +54,28 @@ interface Room {
  * then one step back between the last pass and the first failure) until p99 relay latency exceeds the limit or
  * the server's core is saturated. Every room types continuously from the moment it joins.
  */
-export async function runCapacity(ctx: BenchContext, spec: SystemSpec): Promise<CapacityResult> {
+/**
+ * How a load balancer in front of several instances places clients: `round-robin` gives each new connection to the
+ * next instance (nginx's default and `least_conn` alike, for connections that stay open), so a room of three has
+ * clients on several instances; `by-document` sends every client of a document to the same instance (nginx
+ * `hash $uri consistent`), so a room lives on one instance. The same with one instance.
+ */
+export type Placement = 'round-robin' | 'by-document'
+
+export async function runCapacity(
+  ctx: BenchContext,
+  spec: SystemSpec,
+  launch: Launcher = singleInstance,
+  placement: Placement = 'round-robin',
+): Promise<CapacityResult> {
   const plan = ctx.plan.capacity
   const intervalMs = 1000 / plan.keystrokesPerSecond
   const { updates } = ctx.trace
-  const dataDir = mkdtempSync(join(ctx.workDir, `${spec.id}-capacity-`))
-  const server = await startSystem(spec, await freePort(), dataDir)
+  const deployment = await launch(ctx, spec, 'capacity')
+  const { urls } = deployment
+  let connections = 0
+  const urlFor = (roomIndex: number) =>
+    placement === 'by-document' ? urls[roomIndex % urls.length]! : urls[connections++ % urls.length]!
   const rooms: Room[] = []
   const steps: CapacityStep[] = []
   /** Also the clients of rooms still connecting when a step gave up on them. */
@@ -82,8 +100,8 @@ export async function runCapacity(ctx: BenchContext, spec: SystemSpec): Promise<
   }
   const addRoom = async (index: number) => {
     const name = `capacity-${index}`
-    const writer = new SyncClient(server.url, name, spec.client)
-    const readers = [0, 1].map(() => new SyncClient(server.url, name, spec.client))
+    const writer = new SyncClient(urlFor(index), name, spec.client)
+    const readers = [0, 1].map(() => new SyncClient(urlFor(index), name, spec.client))
     everyClient.push(writer, ...readers)
     const room: Room = { writer, readers, sentAt: [], due: Number.POSITIVE_INFINITY }
     for (const reader of readers) {
@@ -106,16 +124,20 @@ export async function runCapacity(ctx: BenchContext, spec: SystemSpec): Promise<
     await sleep(plan.settleMs)
     const from = performance.now()
     window = { from, to: from + plan.windowMs, latencies: [], expected: 0 }
-    const serverStart = server.cpuSeconds()
+    const serverWindow = startDeploymentCpuWindow(deployment)
     const machineStart = machineBusySeconds()
     const loadgen = startCpuWindow()
     await sleep(plan.windowMs)
     const seconds = (performance.now() - from) / 1000
-    const serverUsed = server.cpuSeconds() - serverStart
-    const serverCpu = serverUsed / seconds
+    const used = serverWindow()
+    const serverCpu = Math.max(...used.instances)
     const loadgenUsed = loadgen()
     const loadgenCpu = loadgenUsed.fraction
-    const otherCpu = Math.max(0, machineBusySeconds() - machineStart - serverUsed - loadgenUsed.seconds) / seconds
+    const otherCpu =
+      Math.max(
+        0,
+        machineBusySeconds() - machineStart - used.instancesSeconds - used.servicesSeconds - loadgenUsed.seconds,
+      ) / seconds
     await sleep(1_000)
     const current = window
     window = null
@@ -128,6 +150,8 @@ export async function runCapacity(ctx: BenchContext, spec: SystemSpec): Promise<
       p50Ms: percentile(latencies, 50),
       p99Ms,
       serverCpu,
+      instancesCpu: used.instances,
+      servicesCpu: used.services,
       loadgenCpu,
       late,
       otherCpu,
@@ -149,7 +173,7 @@ export async function runCapacity(ctx: BenchContext, spec: SystemSpec): Promise<
       if (!step.passed && !disturbed) failures++
       const last = step.passed || failures >= 2 || attempt >= 4
       ctx.log(
-        `    ${spec.id}: ${step.rooms} rooms p50 ${step.p50Ms.toFixed(1)} ms p99 ${step.p99Ms.toFixed(1)} ms, server cpu ${pct(step.serverCpu)}, load generator ${pct(step.loadgenCpu)}, other processes ${pct(step.otherCpu)}${last ? '' : disturbed ? ': disturbed, measuring again' : ': measuring again'}`,
+        `    ${spec.id}: ${step.rooms} rooms p50 ${step.p50Ms.toFixed(1)} ms p99 ${step.p99Ms.toFixed(1)} ms, server cpu ${step.instancesCpu.map(pct).join(' + ')}${deployment.urls.length > 1 || step.servicesCpu > 0 ? `, services ${pct(step.servicesCpu)}` : ''}, load generator ${pct(step.loadgenCpu)}, other processes ${pct(step.otherCpu)}${last ? '' : disturbed ? ': disturbed, measuring again' : ': measuring again'}`,
       )
       if (last) return step
     }
@@ -214,6 +238,6 @@ export async function runCapacity(ctx: BenchContext, spec: SystemSpec): Promise<
     ticking = false
     shrinkTo(0)
     for (const client of everyClient) client.ws.terminate()
-    await server.stop()
+    await deployment.stop()
   }
 }

@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs'
-import { join } from 'node:path'
 import { SyncClient } from '../client.js'
 import type { BenchContext } from '../context.js'
+import { type Launcher, singleInstance, startDeploymentCpuWindow } from '../deployment.js'
 import { paced } from '../pacer.js'
 import { startCpuWindow } from '../proc-stats.js'
-import { freePort, startSystem } from '../server-process.js'
 import { inBatches, percentile, sleep } from '../stats.js'
 import type { SystemSpec } from '../systems.js'
 
@@ -17,23 +15,41 @@ export interface RelayResult {
   p50Ms: number
   p99Ms: number
   maxMs: number
+  /** CPU of the server instances together, in cores. */
   serverCpu: number
+  /** CPU of the services they share (Redis and PostgreSQL in the cluster workload), in cores. */
+  servicesCpu: number
   loadgenCpu: number
 }
+
+/** Where the relay's clients connect: one system started by `launch`, the writer and the readers on instances. */
+export interface RelayLayout {
+  launch: Launcher
+  writerInstance: number
+  readerInstance: number
+}
+
+const oneInstance: RelayLayout = { launch: singleInstance, writerInstance: 0, readerInstance: 0 }
 
 /**
  * Relay latency: one room, `readers` clients that only listen and one writer sending the trace's keystroke
  * updates at a steady rate. Send and receipt times are taken in this process, so the clocks agree; the first
  * `warmupMs` of keystrokes are not counted.
  */
-export async function runRelay(ctx: BenchContext, spec: SystemSpec, readerCount: number): Promise<RelayResult> {
+export async function runRelay(
+  ctx: BenchContext,
+  spec: SystemSpec,
+  readerCount: number,
+  layout: RelayLayout = oneInstance,
+): Promise<RelayResult> {
   const { keystrokesPerSecond, warmupMs, measureMs } = ctx.plan.relay
   const intervalMs = 1000 / keystrokesPerSecond
   const warmup = Math.round(warmupMs / intervalMs)
   const total = warmup + Math.round(measureMs / intervalMs)
   const updates = ctx.trace.updates.slice(0, total)
-  const dataDir = mkdtempSync(join(ctx.workDir, `${spec.id}-relay-`))
-  const server = await startSystem(spec, await freePort(), dataDir)
+  const deployment = await layout.launch(ctx, spec, 'relay')
+  const readerUrl = deployment.urls[layout.readerInstance]!
+  const writerUrl = deployment.urls[layout.writerInstance]!
   const clients: SyncClient[] = []
   try {
     const room = `relay-${readerCount}`
@@ -41,7 +57,7 @@ export async function runRelay(ctx: BenchContext, spec: SystemSpec, readerCount:
     const latencies: number[] = []
     const received = new Uint32Array(readerCount)
     const readers = Array.from({ length: readerCount }, (_, i) => {
-      const reader = new SyncClient(server.url, room, spec.client)
+      const reader = new SyncClient(readerUrl, room, spec.client)
       reader.onUpdate = (_update, kind, at) => {
         if (kind !== 'update') return
         const index = received[i]!++
@@ -54,18 +70,16 @@ export async function runRelay(ctx: BenchContext, spec: SystemSpec, readerCount:
       await reader.opened
       if (spec.client.handshake) await reader.whenSynced()
     })
-    const writer = new SyncClient(server.url, room, spec.client)
+    const writer = new SyncClient(writerUrl, room, spec.client)
     clients.push(writer)
     await writer.opened
     if (spec.client.handshake) await writer.whenSynced()
     await sleep(300)
-    let cpuServer = () => 0
+    let cpuServer = () => ({ instances: [0], services: 0 })
     let cpuLoadgen = () => ({ fraction: 0 })
     await paced(intervalMs, total, (index) => {
       if (index === warmup) {
-        const serverStart = server.cpuSeconds()
-        const wallStart = performance.now()
-        cpuServer = () => (server.cpuSeconds() - serverStart) / ((performance.now() - wallStart) / 1000)
+        cpuServer = startDeploymentCpuWindow(deployment)
         cpuLoadgen = startCpuWindow()
       }
       sentAt[index] = performance.now()
@@ -84,11 +98,12 @@ export async function runRelay(ctx: BenchContext, spec: SystemSpec, readerCount:
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
       maxMs: percentile(latencies, 100),
-      serverCpu,
+      serverCpu: serverCpu.instances.reduce((sum, cpu) => sum + cpu, 0),
+      servicesCpu: serverCpu.services,
       loadgenCpu,
     }
   } finally {
     for (const client of clients) client.ws.terminate()
-    await server.stop()
+    await deployment.stop()
   }
 }

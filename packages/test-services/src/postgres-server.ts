@@ -12,6 +12,8 @@ export interface PostgresServer {
   readonly port: number
   /** Whether the server is running. */
   readonly running: boolean
+  /** The postmaster's process id while it runs (its backends are its children), otherwise null. */
+  readonly pid: number | null
   /** Stops the server: `fast` disconnects clients and shuts down cleanly, `immediate` is a crash. */
   stop(mode?: 'fast' | 'immediate'): Promise<void>
   /** Starts it again on the same port with the same data. */
@@ -106,6 +108,9 @@ export async function startPostgres(): Promise<PostgresServer> {
     port,
     get running() {
       return pid !== null
+    },
+    get pid() {
+      return pid
     },
     stop,
     start,

@@ -13,6 +13,8 @@ export interface RedisServer {
   readonly port: number
   /** Whether the server process is running. */
   readonly running: boolean
+  /** Its process id while it runs (for measuring its CPU), otherwise null. */
+  readonly pid: number | null
   /** Stops the server (SIGTERM, or SIGKILL with `kill: true`); its data is gone, as after a crash. */
   stop(options?: { kill?: boolean }): Promise<void>
   /** Starts it again on the same port, empty. */
@@ -90,6 +92,9 @@ export async function startRedis(): Promise<RedisServer> {
     port,
     get running() {
       return pid !== null
+    },
+    get pid() {
+      return pid
     },
     stop,
     start,
