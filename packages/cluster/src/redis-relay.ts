@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
+import { crc32 } from 'node:zlib'
 import type { DocRelay, RelayMembership, RelayPeer } from '@collab/server'
 import { Redis } from 'ioredis'
 import { type Logger, pino } from 'pino'
@@ -22,7 +23,13 @@ export interface RedisDocRelayOptions {
   deadAfterMs?: number
   /** Every loaded document is reloaded from the shared store about this often (anti-entropy); 0 turns it off. */
   resyncIntervalMs?: number
-  /** Entries a document's stream keeps (approximately). Default 10,000. */
+  /**
+   * Streams the documents are spread over (by a hash of their name). An instance reads only the streams of the
+   * documents it has loaded, with one blocking read whatever the number of documents. Default 32. Every instance
+   * of a deployment must use the same number.
+   */
+  partitions?: number
+  /** Entries each stream keeps (approximately). Default 10,000. */
   streamMaxLength?: number
 }
 
@@ -46,20 +53,30 @@ interface Member {
   heardFrom: Set<string>
 }
 
-/** One document's stream, read while at least one room of this instance has the document loaded. */
-interface DocStream {
-  docName: string
+/**
+ * One of the streams the documents are spread over, read while at least one of its documents is loaded here.
+ * Every entry names its document.
+ */
+interface Partition {
   key: string
   /** The last entry read (or where reading starts); `null` until positioned. */
   position: string | null
   /** Settles once positioned, or once positioning failed (Redis unreachable). */
   positioned: Promise<void>
+  /** The loaded documents of this partition, by name. */
+  docs: Map<string, DocStream>
+  expirySetAt: number
+}
+
+/** A document loaded by at least one room of this instance. */
+interface DocStream {
+  docName: string
+  partition: Partition
   members: Set<Member>
   /** Updates that could not be published (Redis unreachable), sent merged after reconnecting. */
   unsent: Uint8Array[]
   unsentBytes: number
   nextResyncAt: number
-  expirySetAt: number
 }
 
 type StreamReply = Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null
@@ -72,16 +89,21 @@ const maxUnsentBytes = 8 << 20
 const streamTtlMs = 60 * 60_000
 
 /**
- * The relay between server instances on Redis Streams: one stream per document (`<prefix>doc:<name>`) that every
- * instance with the document loaded reads from its own last-read position, and one stream of heartbeats
- * (`<prefix>instances`). Unlike pub/sub, a reader that was briefly disconnected continues where it stopped; what
+ * The relay between server instances on Redis Streams: the documents are spread over a fixed number of streams
+ * (`<prefix>p:<n>`, n from a hash of the name, every entry naming its document) that each instance reads from its own
+ * last-read position while it has one of their documents loaded, and one stream of heartbeats
+ * (`<prefix>instances`). A fixed number of streams keeps each blocking read the same size however many documents
+ * are open (a stream per document made every read, and Redis's work for it, grow with them). Unlike pub/sub, a reader that was briefly disconnected continues where it stopped; what
  * streams cannot promise (Redis restarted empty, entries trimmed before they were read, a publish that failed) is
  * covered by reloading the document from the shared store (anti-entropy): after every reconnect, when a reader
  * fell behind the trimmed part, when another instance dies or asks for it, and periodically. ARCHITECTURE.md,
  * "Several instances", lists the failure cases.
  */
 export class RedisDocRelay implements DocRelay {
+  /** Loaded documents by name. */
   private readonly streams = new Map<string, DocStream>()
+  /** Partitions with at least one loaded document, by key. */
+  private readonly partitions = new Map<string, Partition>()
   private readonly liveness: InstanceLiveness
   private heartbeatPosition = '0-0'
   private closed = false
@@ -111,7 +133,11 @@ export class RedisDocRelay implements DocRelay {
       heartbeatMs: options.heartbeatMs ?? 2_000,
       deadAfterMs: options.deadAfterMs ?? 7_000,
       resyncIntervalMs: options.resyncIntervalMs ?? 30_000,
+      partitions: options.partitions ?? 32,
       streamMaxLength: options.streamMaxLength ?? 10_000,
+    }
+    if (!Number.isInteger(resolved.partitions) || resolved.partitions < 1 || resolved.partitions > 65_536) {
+      throw new RangeError(`partitions must be a whole number from 1 to 65536, not ${resolved.partitions}`)
     }
     const common = {
       lazyConnect: true,
@@ -160,32 +186,37 @@ export class RedisDocRelay implements DocRelay {
     return `${this.options.keyPrefix}instances`
   }
 
-  private docKey(docName: string): string {
-    return `${this.options.keyPrefix}doc:${docName}`
+  private partitionKey(docName: string): string {
+    return `${this.options.keyPrefix}p:${crc32(docName) % this.options.partitions}`
   }
 
   join(docName: string, peer: RelayPeer): RelayMembership {
-    const key = this.docKey(docName)
-    let stream = this.streams.get(key)
+    let stream = this.streams.get(docName)
     if (!stream) {
+      const key = this.partitionKey(docName)
+      let partition = this.partitions.get(key)
+      if (!partition) {
+        partition = { key, position: null, positioned: Promise.resolve(), docs: new Map(), expirySetAt: 0 }
+        this.partitions.set(key, partition)
+        partition.positioned = this.position(partition)
+      }
+      // A partition already being read needs no positioning for a newly loaded document: whatever it published
+      // before the read position was read before now, and was stored before it was published.
       stream = {
         docName,
-        key,
-        position: null,
-        positioned: Promise.resolve(),
+        partition,
         members: new Set(),
         unsent: [],
         unsentBytes: 0,
         nextResyncAt: this.nextResyncAt(),
-        expirySetAt: 0,
       }
-      this.streams.set(key, stream)
-      stream.positioned = this.position(stream)
+      partition.docs.set(docName, stream)
+      this.streams.set(docName, stream)
     }
     const joined = stream
     const member: Member = { peer, heardFrom: new Set() }
     joined.members.add(member)
-    const ready = joined.positioned.then(() => {
+    const ready = joined.partition.positioned.then(() => {
       // Whoever is connected elsewhere introduces themselves in answer.
       this.publish(joined, Kind.Query)
     })
@@ -202,14 +233,20 @@ export class RedisDocRelay implements DocRelay {
         if (left) return
         left = true
         joined.members.delete(member)
-        if (joined.members.size === 0 && this.streams.get(key) === joined) this.streams.delete(key)
+        if (joined.members.size > 0 || this.streams.get(docName) !== joined) return
+        this.streams.delete(docName)
+        const { partition } = joined
+        partition.docs.delete(docName)
+        // Unsent updates of a document nobody here has open any more are in the store (they were stored first).
+        if (partition.docs.size === 0 && this.partitions.get(partition.key) === partition) {
+          this.partitions.delete(partition.key)
+        }
       },
     }
   }
 
   publishDeleted(docName: string): void {
-    const key = this.docKey(docName)
-    this.xadd(key, Kind.Deleted).catch((err: unknown) => this.publishFailed(err))
+    this.xadd(this.partitionKey(docName), docName, Kind.Deleted).catch((err: unknown) => this.publishFailed(err))
   }
 
   /** Says goodbye (the others remove this instance's presence at once) and disconnects. */
@@ -217,23 +254,26 @@ export class RedisDocRelay implements DocRelay {
     if (this.closed) return
     this.closed = true
     for (const timer of this.timers) clearInterval(timer)
-    if (this.writer.status === 'ready') await this.xadd(this.heartbeatKey, Kind.Bye).catch(() => undefined)
+    if (this.writer.status === 'ready') await this.xadd(this.heartbeatKey, null, Kind.Bye).catch(() => undefined)
     this.reader.disconnect()
     await this.readLoop
     await this.writer.quit().catch(() => this.writer.disconnect())
   }
 
   /**
-   * Where a joining document starts reading: after the newest entry. Rooms publish updates only once stored, so
-   * whatever was published up to here is in the store, which the room reads after this.
+   * Where reading a partition starts: after its newest entry. Rooms publish updates only once stored, so whatever
+   * was published up to here is in the store, which a joining room reads after this.
    */
-  private async position(stream: DocStream): Promise<void> {
+  private async position(partition: Partition): Promise<void> {
     try {
-      stream.position = (await this.lastId(stream.key)) ?? '0-0'
+      partition.position = (await this.lastId(partition.key)) ?? '0-0'
       this.wakeReader()
     } catch (err) {
-      // The room loads anyway; once Redis is back the stream is positioned and the room resynced.
-      this.logger.warn({ doc: stream.docName, err: errorMessage(err) }, 'relay: joined while Redis is unreachable')
+      // The room loads anyway; once Redis is back the partition is positioned and its rooms resynced.
+      this.logger.warn(
+        { docs: [...partition.docs.keys()].slice(0, 5), err: errorMessage(err) },
+        'relay: joined while Redis is unreachable',
+      )
     }
   }
 
@@ -252,16 +292,19 @@ export class RedisDocRelay implements DocRelay {
       failed(new Error(`Redis connection is ${this.writer.status}`))
       return
     }
-    this.xadd(stream.key, kind, data).catch(failed)
+    const { partition } = stream
+    this.xadd(partition.key, stream.docName, kind, data).catch(failed)
     const now = Date.now()
-    if (now - stream.expirySetAt > 60_000) {
-      stream.expirySetAt = now
-      this.writer.pexpire(stream.key, streamTtlMs).catch((err: unknown) => this.publishFailed(err))
+    if (now - partition.expirySetAt > 60_000) {
+      partition.expirySetAt = now
+      this.writer.pexpire(partition.key, streamTtlMs).catch((err: unknown) => this.publishFailed(err))
     }
   }
 
-  private xadd(key: string, kind: KindValue, data?: Uint8Array): Promise<unknown> {
+  /** Adds an entry: from this instance, of `kind`, about `docName` (none for heartbeats), carrying `data`. */
+  private xadd(key: string, docName: string | null, kind: KindValue, data?: Uint8Array): Promise<unknown> {
     const fields: Array<string | Buffer> = ['f', this.instanceId, 't', kind]
+    if (docName !== null) fields.push('n', docName)
     if (data) fields.push('d', Buffer.from(data.buffer, data.byteOffset, data.byteLength))
     const maxLength = key === this.heartbeatKey ? 1_000 : this.options.streamMaxLength
     return this.writer.xadd(key, 'MAXLEN', '~', maxLength, '*', ...fields)
@@ -284,10 +327,10 @@ export class RedisDocRelay implements DocRelay {
 
   private heartbeat(): void {
     if (this.closed || this.writer.status !== 'ready') return
-    this.xadd(this.heartbeatKey, Kind.Heartbeat).catch((err: unknown) => this.publishFailed(err))
+    this.xadd(this.heartbeatKey, null, Kind.Heartbeat).catch((err: unknown) => this.publishFailed(err))
   }
 
-  /** The read loop: one blocking XREAD over the heartbeat stream and every positioned document stream. */
+  /** The read loop: one blocking XREAD over the heartbeat stream and every positioned partition. */
   private async read(): Promise<void> {
     while (!this.closed) {
       if (this.reader.status !== 'ready') {
@@ -297,9 +340,16 @@ export class RedisDocRelay implements DocRelay {
       if (this.readerClientId === null) {
         this.readerClientId = Number(await this.reader.client('ID').catch(() => null)) || null
       }
-      const streams = [...this.streams.values()].filter((stream) => stream.position !== null)
-      const keys = [this.heartbeatKey, ...streams.map((stream) => stream.key)]
-      const ids = [this.heartbeatPosition, ...streams.map((stream) => stream.position as string)]
+      const keys = [this.heartbeatKey]
+      const ids = [this.heartbeatPosition]
+      /** What this read is for: a partition dropped and made anew meanwhile starts from its own position. */
+      const reading = new Map<string, Partition>()
+      for (const partition of this.partitions.values()) {
+        if (partition.position === null) continue
+        keys.push(partition.key)
+        ids.push(partition.position)
+        reading.set(partition.key, partition)
+      }
       const issuedAt = Date.now()
       let reply: StreamReply
       try {
@@ -323,14 +373,14 @@ export class RedisDocRelay implements DocRelay {
         const key = keyBuffer.toString()
         if (key === this.heartbeatKey) this.onHeartbeats(entries)
         else {
-          const stream = this.streams.get(key)
-          if (stream) await this.onDocEntries(stream, entries)
+          const partition = reading.get(key)
+          if (partition && this.partitions.get(key) === partition) await this.onPartitionEntries(partition, entries)
         }
       }
     }
   }
 
-  /** Interrupts the blocking read so that it starts again with a newly positioned stream. */
+  /** Interrupts the blocking read so that it starts again with a newly positioned partition. */
   private wakeReader(): void {
     if (this.readerClientId === null || this.writer.status !== 'ready') return
     // The blocked XREAD returns as if it timed out, and the loop reads again with the new stream.
@@ -350,22 +400,26 @@ export class RedisDocRelay implements DocRelay {
     }
   }
 
-  private async onDocEntries(stream: DocStream, entries: Array<[Buffer, Buffer[]]>): Promise<void> {
-    const before = stream.position
+  private async onPartitionEntries(partition: Partition, entries: Array<[Buffer, Buffer[]]>): Promise<void> {
+    const before = partition.position
     const now = Date.now()
     for (const [id, fields] of entries) {
-      stream.position = id.toString()
-      const { from, kind, data } = decodeFields(fields)
+      partition.position = id.toString()
+      const { from, kind, doc, data } = decodeFields(fields)
       if (!from || from === this.instanceId) continue
       this.liveness.seen(from, now)
+      const stream = doc === null ? undefined : partition.docs.get(doc)
+      if (!stream) continue
       for (const member of stream.members) {
         member.heardFrom.add(from)
         this.deliver(stream, member, from, kind, data)
       }
     }
     // A full batch means this reader is behind; if Redis trimmed entries it had not read yet, they are lost.
-    if (entries.length === readCount && before !== null && (await this.trimmedSince(stream.key, before))) {
-      this.resyncMembers(stream, 'the stream was trimmed before this instance read it')
+    if (entries.length === readCount && before !== null && (await this.trimmedSince(partition.key, before))) {
+      for (const stream of partition.docs.values()) {
+        this.resyncMembers(stream, 'the stream was trimmed before this instance read it')
+      }
     }
   }
 
@@ -489,11 +543,15 @@ export class RedisDocRelay implements DocRelay {
 
   /** What this instance could not publish meanwhile: sent now, and the others asked to check the store. */
   private writerReconnected(): void {
+    for (const partition of this.partitions.values()) {
+      if (partition.position !== null) continue
+      const positioned = this.position(partition)
+      partition.positioned = positioned
+      void positioned.then(() => {
+        for (const stream of partition.docs.values()) this.resyncMembers(stream, 'joined while Redis was unreachable')
+      })
+    }
     for (const stream of this.streams.values()) {
-      if (stream.position === null) {
-        stream.positioned = this.position(stream)
-        void stream.positioned.then(() => this.resyncMembers(stream, 'joined while Redis was unreachable'))
-      }
       if (stream.unsent.length > 0) {
         const merged = Y.mergeUpdates(stream.unsent)
         stream.unsent = []
@@ -522,18 +580,25 @@ export class RedisDocRelay implements DocRelay {
   }
 }
 
-function decodeFields(fields: Buffer[]): { from: string | null; kind: string; data: Buffer | null } {
+function decodeFields(fields: Buffer[]): {
+  from: string | null
+  kind: string
+  doc: string | null
+  data: Buffer | null
+} {
   let from: string | null = null
   let kind = ''
+  let doc: string | null = null
   let data: Buffer | null = null
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i]?.toString()
     const value = fields[i + 1]!
     if (name === 'f') from = value.toString()
     else if (name === 't') kind = value.toString()
+    else if (name === 'n') doc = value.toString()
     else if (name === 'd') data = value
   }
-  return { from, kind, data }
+  return { from, kind, doc, data }
 }
 
 function errorMessage(err: unknown): string {

@@ -153,4 +153,46 @@ describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
       await teardown.run()
     }
   })
+
+  it('keeps documents that share a stream apart, also when one is closed and opened again', async () => {
+    const teardown = new Teardown()
+    try {
+      // Two streams for eight documents: several documents share each one.
+      const relay = { partitions: 2 }
+      const c = await startInstance(shared, 'c', teardown, { relay })
+      const d = await startInstance(shared, 'd', teardown, { relay })
+      const names = Array.from({ length: 8 }, (_, index) => `shared-stream-${index}`)
+      const pairs = names.map((name, index) => [
+        connectClient(c.url, name, `c${index}-`, teardown),
+        connectClient(d.url, name, `d${index}-`, teardown),
+      ])
+      const all = pairs.flat()
+      await waitFor('every client to sync', () => all.every((x) => x.provider.status.connection === 'synced'))
+      for (let round = 0; round < 3; round++) for (const client of all) typeToken(client)
+      await waitFor('every pair to converge', () => pairs.every((pair) => converged(pair)))
+      // Each document holds its own two clients' tokens and nothing of the others'.
+      pairs.forEach((pair, index) => {
+        const text = pair[0]!.text.toString()
+        expect(text.length).toBe(2 * 3 * `c${index}-0;`.length)
+        expect(text.replace(new RegExp(`[cd]${index}-\\d;`, 'g'), '')).toBe('')
+      })
+
+      // The first document leaves instance c entirely (its room unloads after the grace period) while the
+      // others of its stream stay open there; then it comes back and must hear instance d again.
+      pairs[0]![0]!.destroy()
+      await waitFor('the room to unload on c', () => c.sync.roomCount === names.length - 1)
+      typeToken(pairs[0]![1]!)
+      const back = connectClient(c.url, names[0]!, 'c0b-', teardown)
+      await waitFor('the reopened client to sync', () => back.provider.status.connection === 'synced')
+      const token = typeToken(pairs[0]![1]!)
+      const ms = await waitFor('an edit on d to reach the reopened document on c', () =>
+        back.text.toString().includes(token),
+      )
+      report('a document reopened on a stream its instance kept reading: first edit from the other instance', ms)
+      typeToken(back)
+      await waitFor('the reopened document to converge', () => converged([back, pairs[0]![1]!]))
+    } finally {
+      await teardown.run()
+    }
+  })
 })
