@@ -52,6 +52,15 @@ export class Room {
   private appendedSinceCompaction = 0
   /** The link to the other instances, from the start of the load until the unload. */
   private relay: RoomRelay | null = null
+  /**
+   * Document updates from one connection not applied yet: every update that arrives in one socket read is applied
+   * in one Yjs transaction at its end ([SU4]), so a burst costs one update event, one relayed message, one stored
+   * record and one acknowledgement instead of one each per update.
+   */
+  private batch: {
+    conn: Connection
+    updates: Array<{ update: Uint8Array; decoded: ReturnType<typeof Y.decodeUpdate>; seq: number }>
+  } | null = null
   readonly loaded: Promise<void>
 
   constructor(
@@ -187,13 +196,15 @@ export class Room {
   }
 
   private handle(conn: Connection, message: Message): void {
+    if (message.type === 'sync-step-2' || message.type === 'sync-update') {
+      this.receiveUpdate(conn, message.update)
+      return
+    }
+    // Anything else is answered after the updates that came before it, as if each had been applied on arrival.
+    this.applyPendingUpdates()
     switch (message.type) {
       case 'sync-step-1':
         conn.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, message.stateVector)))
-        return
-      case 'sync-step-2':
-      case 'sync-update':
-        this.applyClientUpdate(conn, message.update)
         return
       case 'awareness': {
         if (message.update.length > this.ctx.limits.maxAwarenessBytes) {
@@ -220,7 +231,8 @@ export class Room {
     }
   }
 
-  private applyClientUpdate(conn: Connection, update: Uint8Array): void {
+  /** Counts a document update from a connection and adds it to the batch applied at the end of this read. */
+  private receiveUpdate(conn: Connection, update: Uint8Array): void {
     const seq = ++conn.docMessages
     if (conn.access === 'read') {
       // Dropped, never acknowledged (it is not stored), and logged without flooding the log ([AU3]).
@@ -234,29 +246,67 @@ export class Room {
       }
       return
     }
+    let decoded: ReturnType<typeof Y.decodeUpdate>
     try {
-      const admitted = admissibleUpdate(this.doc, update)
-      const { pendingStructs, pendingDs } = this.doc.store
-      Y.applyUpdate(this.doc, admitted, conn)
-      // An update that depends on content this server lacks (lost in a crash before the client resynced) is held
-      // pending by Yjs and emits no update event, so nothing would store it. Store it as received: loading
-      // integrates it once the missing content arrives, and acknowledging it is then honest.
-      const after = this.doc.store
-      const heldBack =
-        (after.pendingStructs !== null && after.pendingStructs.update !== pendingStructs?.update) ||
-        (after.pendingDs !== null && after.pendingDs !== pendingDs)
-      if (heldBack) this.persist(admitted)
+      // Refused on arrival, in order with the connection's other messages; applied with the rest of its read.
+      decoded = decodeAdmissible(update)
     } catch (err) {
-      this.ctx.logger.warn(
-        { doc: this.name, conn: conn.id, err: err instanceof Error ? err.message : String(err) },
-        'update does not decode; closing the connection',
-      )
-      this.drop(conn, CloseCode.BadMessage, 'update does not decode')
+      this.applyPendingUpdates()
+      this.refuseUpdate(conn, err)
       return
     }
-    if (!conn.wantsSaveAck) return
-    // lastAppend now covers this update if it changed the document; if it did not, whatever it duplicated is
-    // stored once earlier appends are.
+    if (this.batch && this.batch.conn !== conn) this.applyPendingUpdates()
+    if (this.batch) {
+      this.batch.updates.push({ update, decoded, seq })
+      return
+    }
+    this.batch = { conn, updates: [{ update, decoded, seq }] }
+    // Messages of one socket read are handled one after another in one task; this runs once they all were.
+    queueMicrotask(() => this.applyPendingUpdates())
+  }
+
+  /**
+   * Applies the waiting updates of one connection in one transaction, then acknowledges them once stored. The
+   * server calls it before answering a connection-level message (ping, hello), so that answers keep their order.
+   */
+  applyPendingUpdates(): void {
+    const batch = this.batch
+    if (!batch) return
+    this.batch = null
+    if (this.state !== 'ready') return
+    const { conn, updates } = batch
+    let applied = 0
+    let failure: unknown = null
+    this.doc.transact(() => {
+      for (const { update, decoded } of updates) {
+        try {
+          const admitted = admissibleUpdate(this.doc, update, decoded)
+          const { pendingStructs, pendingDs } = this.doc.store
+          Y.applyUpdate(this.doc, admitted, conn)
+          // An update that depends on content this server lacks (lost in a crash before the client resynced) is
+          // held pending by Yjs and emits no update event, so nothing would store it. Store it as received: loading
+          // integrates it once the missing content arrives, and acknowledging it is then honest.
+          const after = this.doc.store
+          const heldBack =
+            (after.pendingStructs !== null && after.pendingStructs.update !== pendingStructs?.update) ||
+            (after.pendingDs !== null && after.pendingDs !== pendingDs)
+          if (heldBack) this.persist(admitted)
+          applied++
+        } catch (err) {
+          // The updates before it are applied (and stored when the transaction ends); it and those after are not.
+          failure = err
+          return
+        }
+      }
+    }, conn)
+    if (failure !== null) {
+      this.refuseUpdate(conn, failure)
+      return
+    }
+    if (!conn.wantsSaveAck || applied === 0) return
+    const seq = updates[applied - 1]!.seq
+    // lastAppend now covers these updates if they changed the document; if they did not, whatever they duplicated
+    // is stored once earlier appends are.
     this.lastAppend.then(
       () => {
         if (this.state === 'ready' && !conn.closed) conn.acknowledgeSaved(seq)
@@ -319,6 +369,14 @@ export class Room {
     return (
       this.state === 'ready' && conn.echoCredit > 0 && this.awareness.changesNothing(conn, entries) && conn.takeEcho()
     )
+  }
+
+  private refuseUpdate(conn: Connection, err: unknown): void {
+    this.ctx.logger.warn(
+      { doc: this.name, conn: conn.id, err: err instanceof Error ? err.message : String(err) },
+      'update does not decode; closing the connection',
+    )
+    this.drop(conn, CloseCode.BadMessage, 'update does not decode')
   }
 
   /** Closes one connection and forgets it at once. */
@@ -419,14 +477,19 @@ function errorMessage(err: unknown): string {
  * own encoding of it (what is stored and sent to new clients) names the parent of the struct before it: cutting
  * the known part off first gives every copy the same reading.
  */
-function admissibleUpdate(doc: Y.Doc, update: Uint8Array): Uint8Array {
-  const { structs, ds } = Y.decodeUpdate(update)
-  for (const ranges of ds.clients.values()) {
-    if (ranges.some((range) => range.len === 0)) throw new RangeError('the delete set has an empty range')
-  }
-  const overlaps = structs.some((struct) => {
+function admissibleUpdate(doc: Y.Doc, update: Uint8Array, decoded = decodeAdmissible(update)): Uint8Array {
+  const overlaps = decoded.structs.some((struct) => {
     const known = Y.getState(doc.store, struct.id.client)
     return struct.id.clock < known && struct.id.clock + struct.length > known
   })
   return overlaps ? Y.diffUpdate(update, Y.encodeStateVector(doc)) : update
+}
+
+/** The checks of {@link admissibleUpdate} that do not depend on the document: throws when the update is refused. */
+function decodeAdmissible(update: Uint8Array): ReturnType<typeof Y.decodeUpdate> {
+  const decoded = Y.decodeUpdate(update)
+  for (const ranges of decoded.ds.clients.values()) {
+    if (ranges.some((range) => range.len === 0)) throw new RangeError('the delete set has an empty range')
+  }
+  return decoded
 }

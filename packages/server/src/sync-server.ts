@@ -288,7 +288,10 @@ class SyncServerImpl implements SyncServer {
     }
     this.options.observer.messageReceived?.(message.type, bytes)
     // Connection-level messages are answered at once, even while the document loads: a slow load must not
-    // look like a dead server to the client's heartbeat.
+    // look like a dead server to the client's heartbeat. Updates that came before them are applied first ([SU4]).
+    if (message.type === 'hello' || message.type === 'ping' || message.type === 'pong') {
+      this.connections.get(conn)?.applyPendingUpdates()
+    }
     switch (message.type) {
       case 'hello':
         conn.capabilities = new Set(message.capabilities)

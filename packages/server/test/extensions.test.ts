@@ -23,12 +23,13 @@ afterEach(() => teardown.run())
 
 /** A memory store whose writes take a while and count when they complete. */
 class SlowStore extends MemoryDocStore {
-  stored = 0
+  /** Every update whose append completed, in order. */
+  readonly durable: Uint8Array[] = []
 
   override async append(name: string, update: Uint8Array): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 15))
     await super.append(name, update)
-    this.stored++
+    this.durable.push(update)
   }
 }
 
@@ -48,19 +49,24 @@ describe('extensions', () => {
     const server = await startTestServer({ store }, teardown)
     const client = await RawClient.connect(`${server.url}/acks`, teardown)
     const ackedBeyondStored: string[] = []
+    /** The text once the first N messages are applied, at index N - 1 (each message appends to the text). */
+    const textAfter: string[] = []
     client.ws.on('message', (data: RawData) => {
       const bytes = data instanceof Uint8Array ? data : new Uint8Array(0)
-      // Each message below changes the document once, so message N is durable when N appends completed.
-      if (bytes[0] === MessageType.Saved && client.messagesOf('saved').at(-1)!.count > store.stored) {
-        ackedBeyondStored.push(`saved ${client.messagesOf('saved').at(-1)!.count} with ${store.stored} stored`)
-      }
+      if (bytes[0] !== MessageType.Saved) return
+      // "Saved N" promises that the first N messages are durable: what the store holds starts with their text.
+      const count = client.messagesOf('saved').at(-1)!.count
+      const stored = textOfUpdates(...store.durable)
+      if (!stored.startsWith(textAfter[count - 1]!)) ackedBeyondStored.push(`saved ${count} with ${stored} stored`)
     })
     client.send(encodeHello([Capability.SaveAck]))
     const source = new UpdateSource(teardown)
     client.send(encodeSyncStep2(source.type('step 2 ')))
+    textAfter.push(source.text.toString())
     const sent = 1 + 30
     for (let i = 1; i < sent; i++) {
       client.send(encodeSyncUpdate(source.type(`${i} `)))
+      textAfter.push(source.text.toString())
       if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 20))
     }
     await waitFor(
