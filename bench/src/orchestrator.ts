@@ -147,6 +147,7 @@ const results: RunResults = {
     '@hocuspocus/server': versionOf('@hocuspocus/server'),
     '@hocuspocus/provider': versionOf('@hocuspocus/provider'),
     'classic-level (Hocuspocus store)': versionOf('classic-level'),
+    ...(selected.has('cluster') && { '@hocuspocus/extension-redis': versionOf('@hocuspocus/extension-redis') }),
     yjs: versionOf('yjs'),
   },
   plan,
@@ -359,6 +360,8 @@ try {
     let services: ClusterServices | null = null
     try {
       services = await startClusterServices()
+      results.versions['Redis (cluster)'] = services.redisVersion
+      results.versions['PostgreSQL (cluster)'] = services.postgresVersion
     } catch (err) {
       results.cluster.error = err instanceof Error ? err.message : String(err)
       log(`  cluster FAILED: Redis or PostgreSQL could not be started: ${results.cluster.error.split('\n')[0]}`)

@@ -1,4 +1,13 @@
-import { type PostgresServer, type RedisServer, startPostgres, startRedis } from '@collab/test-services'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import {
+  findExecutable,
+  type PostgresServer,
+  postgresBinDir,
+  type RedisServer,
+  startPostgres,
+  startRedis,
+} from '@collab/test-services'
 import type { BenchContext } from '../context.js'
 import { type Launcher, startInstances } from '../deployment.js'
 import type { Plan } from '../plan.js'
@@ -11,6 +20,9 @@ import { treeCpuSeconds } from '../proc-stats.js'
 export interface ClusterServices {
   redis: RedisServer
   postgres: PostgresServer
+  /** `redis-server --version` and `postgres --version`, shortened to the version number. */
+  redisVersion: string
+  postgresVersion: string
   /** CPU seconds Redis and PostgreSQL (the postmaster and its backends) have used so far. */
   cpuSeconds(): number
   close(): Promise<void>
@@ -29,6 +41,8 @@ export async function startClusterServices(): Promise<ClusterServices> {
   return {
     redis,
     postgres,
+    redisVersion: versionOf(findExecutable('redis-server', ['/usr/bin']), /v=(\S+)/),
+    postgresVersion: versionOf(join(postgresBinDir() ?? '', 'postgres'), /(\d+(\.\d+)+)/),
     cpuSeconds: () => cpuOf(redis.pid) + cpuOf(postgres.pid),
     close: async () => {
       await Promise.all([redis.close(), postgres.close()])
@@ -39,6 +53,13 @@ export async function startClusterServices(): Promise<ClusterServices> {
 /** The name of a capacity layout in logs, results and the table: "1 instance", "2 instances, by document". */
 export function clusterLayoutLabel(layout: Plan['cluster']['capacity'][number]): string {
   return layout.instances === 1 ? '1 instance' : `${layout.instances} instances, ${layout.placement}`
+}
+
+/** The version a program prints with `--version`, or "unknown". */
+function versionOf(program: string | null, pattern: RegExp): string {
+  if (!program) return 'unknown'
+  const printed = spawnSync(program, ['--version'], { encoding: 'utf8' }).stdout ?? ''
+  return pattern.exec(printed)?.[1] ?? 'unknown'
 }
 
 let databases = 0
