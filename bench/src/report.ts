@@ -290,7 +290,7 @@ function clusterRows(r: RunResults): MetricRow[] {
       row(
         {
           workload,
-          label: `CPU per 1,000 keystroke deliveries/s at ${level} rooms (instances + Redis + PostgreSQL), ${label}`,
+          label: `CPU per 1,000 deliveries/s at ${level} rooms, all processes, ${label}`,
           unit: '%',
           better: 'lower',
         },
