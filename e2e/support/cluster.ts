@@ -1,20 +1,12 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  freePort,
-  onExit,
-  type PostgresServer,
-  type RedisServer,
-  startPostgres,
-  startRedis,
-} from '@collab/test-services'
+import { onExit, type PostgresServer, type RedisServer, sleep, startPostgres, startRedis } from '@collab/test-services'
 import { type ServerProcess, startServerProcess } from '@collab/test-support'
 import { type BrowserContext, test as base } from '@playwright/test'
-import { findNginx } from '../../scripts/nginx.mjs'
 import { DocPage } from './doc-page.js'
+import { type NginxProxy, renderRunnableNginxConf, startShippedNginx } from './nginx-runner.js'
 
 // The deployment of docker/compose.cluster.yaml, minus Docker: Redis and PostgreSQL (from Debian packages, on free
 // loopback ports), two server instances as child processes sharing them, and docker/nginx.cluster.conf (paths,
@@ -27,40 +19,18 @@ export const shippedClusterNginxConf = join(dirname(fileURLToPath(import.meta.ur
 const authSecret = 'e2e-cluster-shared-secret-0123456789abcdef'
 
 /**
- * docker/nginx.cluster.conf made runnable by an unprivileged test on this machine: listens on a loopback port, has
- * one upstream `server` line per given address (each keeping the parameters of the shipped line it replaces:
- * `max_fails`, `fail_timeout`), keeps its logs, pid and temporary files in `dir`, and has no `user`. Everything
- * else (`least_conn`, keepalive, headers, timeouts, `proxy_next_upstream`, maps, locations) stays as shipped.
- * Throws when the file no longer has what is substituted, so a change to it cannot silently test something else.
+ * docker/nginx.cluster.conf made runnable by an unprivileged test on this machine (see `renderRunnableNginxConf`),
+ * with one upstream `server` line per given address, each keeping the parameters of the shipped line it replaces
+ * (`max_fails`, `fail_timeout`). Throws when the file no longer has what is substituted.
  */
 export function renderClusterNginxConf(
   template: string,
   options: { upstreams: readonly string[]; listen: string; dir: string },
 ): string {
-  const replace = (text: string, pattern: RegExp, replacement: string, what: string): string => {
-    if (!pattern.test(text)) throw new Error(`docker/nginx.cluster.conf has no ${what} (${pattern}) to substitute`)
-    return text.replace(pattern, replacement)
-  }
-  let conf = template
-  conf = replace(conf, /^user\s+[^;]+;[^\n]*\n/m, '', 'user directive')
-  // Given on the command line instead (-g 'pid ...'), which nginx refuses to see twice.
-  conf = replace(conf, /^pid\s+[^;]+;[^\n]*\n/m, '', 'pid directive')
-  conf = replace(conf, /^error_log\s+[^;]+;/m, `error_log ${options.dir}/error.log notice;`, 'error_log')
-  conf = replace(
-    conf,
-    /^(\s*)access_log\s+\S+\s+collab;/m,
-    `$1access_log ${options.dir}/access.log collab;`,
-    'access_log',
-  )
-  conf = replaceUpstreamServers(conf, options.upstreams)
-  conf = replace(conf, /^(\s*)listen\s+80;/m, `$1listen ${options.listen};`, 'listen 80')
-  // Debian's nginx keeps its temporary files under /var/lib/nginx, which an unprivileged nginx cannot write.
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-    .map((kind) => `  ${kind}_temp_path ${options.dir}/${kind}-temp;`)
-    .join('\n')
-  conf = replace(conf, /^http\s*\{\n/m, `http {\n${temp}\n`, 'http block')
-  if (!existsSync('/etc/nginx/mime.types')) conf = conf.replace(/^\s*include\s+\/etc\/nginx\/mime\.types;\n/m, '')
-  return conf
+  return renderRunnableNginxConf(template, 'nginx.cluster.conf', {
+    ...options,
+    upstream: (conf) => replaceUpstreamServers(conf, options.upstreams),
+  })
 }
 
 /** Replaces the `server collab-N:1234 ...;` lines of `upstream collab { }` by one line per address. */
@@ -87,80 +57,11 @@ function replaceUpstreamServers(conf: string, upstreams: readonly string[]): str
   return conf.slice(0, start) + body.join('\n') + conf.slice(start + block[2]!.length)
 }
 
-/** A running nginx in front of the instances. */
-export interface ClusterNginx {
-  /** `http://127.0.0.1:<port>` of nginx. */
-  url: string
-  accessLog(): string
-  errorLog(): string
-  stop(): Promise<void>
-}
-
 /** Starts nginx with docker/nginx.cluster.conf in front of `upstreams`; resolves once it proxies /healthz. */
-export async function startClusterNginx(upstreams: readonly string[]): Promise<ClusterNginx> {
-  const binary = findNginx()
-  if (!binary) {
-    throw new Error(
-      'nginx is not installed: apt-get install nginx (npm test does it when it can), or set NGINX_PATH to a binary',
-    )
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'collab-nginx-cluster-'))
-  let child: ChildProcess | null = null
-  // If the test process ends without running the fixture's teardown, nginx (SIGTERM: its fast shutdown, which also
-  // ends its workers) and its directory still go.
-  const unhook = onExit(() => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-    rmSync(dir, { recursive: true, force: true })
-  })
-  let exited: Promise<void> = Promise.resolve()
-  const stop = async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-    await exited
-    rmSync(dir, { recursive: true, force: true })
-    unhook()
-  }
-  const read = (file: string) => (existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8') : '')
-  try {
-    const port = await freePort()
-    const conf = join(dir, 'nginx.conf')
-    mkdirSync(join(dir, 'logs'))
-    writeFileSync(
-      conf,
-      renderClusterNginxConf(readFileSync(shippedClusterNginxConf, 'utf8'), {
-        upstreams,
-        listen: `127.0.0.1:${port}`,
-        dir,
-      }),
-    )
-    const globals = `daemon off; pid ${dir}/nginx.pid;`
-    const syntax = spawnSync(binary, ['-t', '-q', '-c', conf, '-p', dir, '-g', globals], { encoding: 'utf8' })
-    if (syntax.status !== 0)
-      throw new Error(`nginx -t refused the rendered docker/nginx.cluster.conf:\n${syntax.stderr}`)
-
-    const started = spawn(binary, ['-c', conf, '-p', dir, '-g', globals], { stdio: ['ignore', 'pipe', 'pipe'] })
-    child = started
-    let output = ''
-    started.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    started.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    exited = new Promise<void>((resolve) => started.once('exit', () => resolve()))
-    const url = `http://127.0.0.1:${port}`
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      if (started.exitCode !== null) throw new Error(`nginx exited at start:\n${output}\n${read('error.log')}`)
-      const ok = await fetch(`${url}/healthz`).then(
-        (res) => res.ok,
-        () => false,
-      )
-      if (ok) break
-      if (Date.now() > deadline)
-        throw new Error(`nginx did not proxy /healthz within 10 s:\n${output}\n${read('error.log')}`)
-      await sleep(50)
-    }
-    return { url, accessLog: () => read('access.log'), errorLog: () => read('error.log'), stop }
-  } catch (err) {
-    await stop()
-    throw err
-  }
+export function startClusterNginx(upstreams: readonly string[]): Promise<NginxProxy> {
+  return startShippedNginx(shippedClusterNginxConf, (template, options) =>
+    renderClusterNginxConf(template, { ...options, upstreams }),
+  )
 }
 
 /** One server instance of the cluster, a child process on its own loopback port. */
@@ -257,7 +158,7 @@ export interface ClusterServices {
 export interface Cluster {
   /** nginx's URL: what the browser uses. */
   url: string
-  nginx: ClusterNginx
+  nginx: NginxProxy
   instances: readonly [ClusterInstance, ClusterInstance]
   /** Connection counts of every instance (of the two behind nginx) still running, by instance. */
   connectionCounts(): Promise<Map<ClusterInstance, number>>
@@ -308,7 +209,7 @@ export const test = base.extend<ClusterFixtures, { clusterServices: ClusterServi
     const databaseUrl = await clusterServices.postgres.createDatabase(`e2e_cluster_${process.pid}_${++databases}`)
     const services = { databaseUrl, redisUrl: clusterServices.redis.url }
     const started = await Promise.allSettled([startInstance('one', services), startInstance('two', services)])
-    let nginx: ClusterNginx | null = null
+    let nginx: NginxProxy | null = null
     const extra: Promise<ClusterInstance & { dispose(): Promise<void> }>[] = []
     try {
       const [one, two] = started.map((result) => {
@@ -408,10 +309,6 @@ async function landedOn(cluster: Cluster, before: Map<ClusterInstance, number>):
     }
     await sleep(25)
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 export { expect } from '@playwright/test'
