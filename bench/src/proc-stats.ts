@@ -17,13 +17,22 @@ function ticksPerSecond(): number {
   return clockTicks
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-export function cpuSeconds(pid: number): number {
+/**
+ * CPU seconds of /proc/<pid>/stat: its own (utime + stime) and, with `children`, also that of its children that
+ * exited and were waited for (cutime + cstime).
+ */
+function statCpuSeconds(pid: number | 'self', children: boolean): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // The command name (field 2) may contain spaces; the fields after its closing parenthesis are fixed.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // utime and stime are fields 14 and 15 of the whole line, so 11 and 12 after the name.
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond()
+  // utime, stime, cutime and cstime are fields 14 to 17 of the whole line, so 11 to 14 after the name.
+  const own = Number(fields[11]) + Number(fields[12])
+  return (children ? own + Number(fields[13]) + Number(fields[14]) : own) / ticksPerSecond()
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  return statCpuSeconds(pid, false)
 }
 
 /**
@@ -32,14 +41,12 @@ export function cpuSeconds(pid: number): number {
  * PostgreSQL, whose work happens in backends forked by the postmaster. 0 once the process is gone.
  */
 export function treeCpuSeconds(pid: number): number {
-  let stat: string
+  let total: number
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    total = statCpuSeconds(pid, true)
   } catch {
     return 0
   }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  let total = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticksPerSecond()
   let children: string[] = []
   try {
     children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean)
@@ -117,9 +124,7 @@ export function machineBusySeconds(): number {
  * started and stopped): utime, stime, cutime and cstime of /proc/self/stat.
  */
 export function benchCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticksPerSecond()
+  return statCpuSeconds('self', true)
 }
 
 /**

@@ -268,6 +268,9 @@ function clusterRows(r: RunResults): MetricRow[] {
     )
   }
   const oneInstance = r.cluster.capacity['1 instance']
+  /** Rooms held by one instance: what the multi-instance layouts are divided by. */
+  const base =
+    oneInstance && row({ workload, label: '', unit: 'rooms', better: 'higher' }, oneInstance, (x) => x.roomsHeld)
   for (const [label, runs] of Object.entries(r.cluster.capacity)) {
     const capacity = row(
       { workload, label: `rooms of 3 held, ${label}`, unit: 'rooms', better: 'higher' },
@@ -303,8 +306,7 @@ function clusterRows(r: RunResults): MetricRow[] {
         },
       ),
     )
-    if (label === '1 instance' || !oneInstance) continue
-    const base = row({ workload, label: '', unit: 'rooms', better: 'higher' }, oneInstance, (x) => x.roomsHeld)
+    if (label === '1 instance' || !base) continue
     const values: MetricRow['values'] = {}
     const counts: MetricRow['counts'] = {}
     for (const system of Object.keys(capacity.values) as SystemId[]) {
