@@ -1,3 +1,5 @@
+import type { Placement } from './workloads/capacity.js'
+
 /** Sizes and durations of one run; `--quick` shrinks everything for development. */
 export interface Plan {
   quick: boolean
@@ -37,7 +39,7 @@ export interface Plan {
     readers: number
     instances: number[]
     /** Capacity runs: instance count and how clients are placed on the instances (see capacity.ts). */
-    capacity: Array<{ instances: number; placement: 'round-robin' | 'by-document' }>
+    capacity: Array<{ instances: number; placement: Placement }>
   }
 }
 
@@ -100,13 +102,5 @@ export const quickPlan: Plan = {
   idle: { rooms: 200 },
   storm: { clients: 200, rooms: 20 },
   awareness: { clients: 100, windowMs: 3_000, renewMs: 15_000 },
-  cluster: {
-    readers: 50,
-    instances: [1, 2],
-    capacity: [
-      { instances: 1, placement: 'round-robin' },
-      { instances: 2, placement: 'round-robin' },
-      { instances: 2, placement: 'by-document' },
-    ],
-  },
+  cluster: fullPlan.cluster,
 }
