@@ -1,22 +1,32 @@
 import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
+import { awarenessJsonBounds, parseBoundedJson } from './bounded-json.js'
 import { MessageType, SyncMessageType } from './message-types.js'
 import type { AwarenessEntry, DecodeResult, Message } from './messages.js'
 
 /** Upper bound on capabilities in one `Hello`, so a hostile peer cannot make us build a huge array. */
 const maxCapabilities = 32
 
+/** Limits {@link decodeMessage} applies before it parses anything whose cost grows with its size. */
+export interface DecodeLimits {
+  /** Largest awareness update in bytes; a larger one is an error, refused before its JSON is parsed ([LM4]). */
+  maxAwarenessBytes: number
+}
+
+const noLimits: DecodeLimits = { maxAwarenessBytes: Number.POSITIVE_INFINITY }
+
 /**
  * Decodes one binary WebSocket message. Never throws: bytes that are truncated, have trailing garbage, use an
  * unknown type or carry an unparsable state vector or awareness state give `{ ok: false, error }` ([PR1]).
+ * Awareness states are bounded in size, depth and members before they are parsed ([LM4]).
  * Yjs update payloads are checked by whoever applies them; decoding them here would parse every keystroke twice.
  */
-export function decodeMessage(data: Uint8Array): DecodeResult {
+export function decodeMessage(data: Uint8Array, limits: DecodeLimits = noLimits): DecodeResult {
   if (data.length === 0) return { ok: false, error: 'empty message' }
   const decoder = decoding.createDecoder(data)
   let message: Message
   try {
-    message = readMessage(decoder)
+    message = readMessage(decoder, limits)
   } catch (err) {
     return { ok: false, error: `malformed message: ${err instanceof Error ? err.message : String(err)}` }
   }
@@ -26,13 +36,16 @@ export function decodeMessage(data: Uint8Array): DecodeResult {
   return { ok: true, message }
 }
 
-function readMessage(decoder: decoding.Decoder): Message {
+function readMessage(decoder: decoding.Decoder, limits: DecodeLimits): Message {
   const type = decoding.readVarUint(decoder)
   switch (type) {
     case MessageType.Sync:
       return readSyncMessage(decoder)
     case MessageType.Awareness: {
       const update = decoding.readVarUint8Array(decoder)
+      if (update.length > limits.maxAwarenessBytes) {
+        throw new RangeError(`awareness update of ${update.length} bytes, at most ${limits.maxAwarenessBytes} allowed`)
+      }
       return { type: 'awareness', update, entries: decodeAwarenessEntries(update) }
     }
     case MessageType.Auth: {
@@ -79,8 +92,8 @@ function readSyncMessage(decoder: decoding.Decoder): Message {
 }
 
 /**
- * Decodes the entries of an awareness update (y-protocols/awareness format). Throws on malformed input;
- * {@link decodeMessage} turns that into an error result.
+ * Decodes the entries of an awareness update (y-protocols/awareness format). Throws on malformed input and on
+ * states nested or sized beyond {@link awarenessJsonBounds}; {@link decodeMessage} turns that into an error result.
  */
 export function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
   const decoder = decoding.createDecoder(update)
@@ -89,7 +102,7 @@ export function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
   for (let i = 0; i < count; i++) {
     const clientID = decoding.readVarUint(decoder)
     const clock = decoding.readVarUint(decoder)
-    const state: unknown = JSON.parse(decoding.readVarString(decoder))
+    const state: unknown = parseBoundedJson(decoding.readVarString(decoder), awarenessJsonBounds)
     entries.push({ clientID, clock, state })
   }
   if (decoder.pos !== update.length) throw new RangeError('trailing bytes after awareness entries')

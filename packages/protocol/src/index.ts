@@ -1,5 +1,6 @@
+export { awarenessJsonBounds, type JsonBounds, parseBoundedJson } from './bounded-json.js'
 export { CloseCode, type CloseCodeValue, isTerminalCloseCode } from './close-codes.js'
-export { decodeAwarenessEntries, decodeMessage } from './decode.js'
+export { type DecodeLimits, decodeAwarenessEntries, decodeMessage } from './decode.js'
 export { docNameError, maxDocNameBytes } from './doc-name.js'
 export {
   encodeAuthDenied,
