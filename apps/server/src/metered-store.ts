@@ -54,8 +54,12 @@ export class MeteredDocStore implements DocStore {
     return this.inner.list()
   }
 
-  delete(name: string): Promise<void> {
-    return this.inner.delete(name)
+  tombstone(name: string): Promise<Uint8Array | null> {
+    return this.inner.tombstone(name)
+  }
+
+  delete(name: string, stateVector?: Uint8Array): Promise<void> {
+    return this.inner.delete(name, stateVector)
   }
 
   flush(): Promise<void> {

@@ -33,9 +33,14 @@ export class FailingStore implements DocStore {
     return this.inner.list()
   }
 
-  delete(name: string): Promise<void> {
+  tombstone(name: string): Promise<Uint8Array | null> {
     if (this.failing) return this.refuse()
-    return this.inner.delete(name)
+    return this.inner.tombstone(name)
+  }
+
+  delete(name: string, stateVector?: Uint8Array): Promise<void> {
+    if (this.failing) return this.refuse()
+    return this.inner.delete(name, stateVector)
   }
 
   flush(): Promise<void> {
@@ -96,8 +101,12 @@ export class SlowDiskStore implements DocStore {
     return this.inner.list()
   }
 
-  delete(name: string): Promise<void> {
-    return this.inner.delete(name)
+  tombstone(name: string): Promise<Uint8Array | null> {
+    return this.inner.tombstone(name)
+  }
+
+  delete(name: string, stateVector?: Uint8Array): Promise<void> {
+    return this.inner.delete(name, stateVector)
   }
 
   async flush(): Promise<void> {

@@ -4,8 +4,9 @@ export {
   type DocStore,
   DocumentUnreadableError,
   defaultCompactionPolicy,
+  type StoreLogger,
 } from './doc-store.js'
 export { LevelDocStore, type LevelDocStoreOptions } from './level-doc-store.js'
 export { MemoryDocStore, type MemoryDocStoreOptions } from './memory-doc-store.js'
 export { mergeUpdatesViaDoc } from './merge.js'
-export { PostgresDocStore, type PostgresDocStoreOptions, type StoreLogger } from './postgres-doc-store.js'
+export { PostgresDocStore, type PostgresDocStoreOptions } from './postgres-doc-store.js'

@@ -1,14 +1,24 @@
 import { ClassicLevel } from 'classic-level'
-import { type DocStats, emptyStats, statsNeedCompaction, storedBytes, storedRecords } from './doc-stats.js'
+import {
+  type DocStats,
+  emptyStats,
+  statsHaveLongTail,
+  statsNeedCompaction,
+  storedBytes,
+  storedRecords,
+} from './doc-stats.js'
 import {
   type CompactionPolicy,
   type DocInfo,
   type DocStore,
   DocumentUnreadableError,
   defaultCompactionPolicy,
+  type StoreLogger,
 } from './doc-store.js'
-import { mergeUpdatesViaDoc } from './merge.js'
+import { mergeStoredUpdates } from './merge.js'
 import { decodeRecord, encodeRecord, RecordKind } from './record.js'
+import { type Rewritable, Rewrites } from './rewrites.js'
+import { type Clocks, clocksOfUpdates, decodeClocks, encodeClocks, raiseClocks } from './state-vector.js'
 
 /** Options of {@link LevelDocStore.open}. */
 export interface LevelDocStoreOptions {
@@ -20,17 +30,24 @@ export interface LevelDocStoreOptions {
    * (it is in the OS page cache); `sync` also makes it survive a power cut, at a large cost per batch.
    */
   sync?: boolean
+  /** Where background work reports failures: a compaction started by a load (the records are then kept). */
+  logger?: StoreLogger
 }
 
 type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
-/** A change to a document's figures that takes effect when its batch is written. */
-type StatsDelta = { name: string; snapshotBytes: number; tailUpdates: number; tailBytes: number }
+/**
+ * A change to a document's figures that takes effect when its batch is written: added to them, or, with `reset`,
+ * replacing them by those of a document with no records (a deletion).
+ */
+type StatsDelta = { name: string; snapshotBytes: number; tailRecords: number; tailBytes: number; reset?: true }
 
-interface DocState {
-  /** Sequence number of the next appended record. */
+interface DocState extends Rewritable {
+  /**
+   * Sequence number of the next appended record. It keeps counting after a deletion, so a record of a new
+   * document of the same name never takes the key of one the deletion is removing.
+   */
   nextSeq: number
   stats: DocStats
-  compacting: Promise<void> | null
 }
 
 interface PendingBatch {
@@ -44,9 +61,11 @@ interface PendingBatch {
 // Key layout (all strings; document names never contain control characters, see docNameError):
 //   d\0<name>\0<seq: 12 hex digits>  a record: an update, or a snapshot of everything up to that seq
 //   i\0<name>                        JSON DocInfo for listings, rewritten with every batch touching the document
+//   t\0<name>                        tombstone: a record holding the Yjs state vector of the deleted document
 const recordPrefix = (name: string) => `d\u0000${name}\u0000`
 const recordKey = (name: string, seq: number) => recordPrefix(name) + seq.toString(16).padStart(12, '0')
 const infoKey = (name: string) => `i\u0000${name}`
+const tombstoneKey = (name: string) => `t\u0000${name}`
 const infoRange = { gte: 'i\u0000', lt: 'i\u0001' }
 
 function recordRange(name: string, upTo?: number): { gte: string; lte?: string; lt?: string } {
@@ -61,11 +80,15 @@ function seqOfKey(key: string): number {
 /**
  * The embedded default store, on LevelDB. Appends from the whole process are written as one batch per tick
  * (group commit), documents keep their own sequence numbers (no global lock), and compaction is one atomic batch
- * that deletes the merged records and writes the snapshot under the last merged sequence number.
+ * that deletes the merged records and writes the snapshot under the last merged sequence number. A deletion is
+ * one batch too: the records go, the tombstone (`t\0<name>`) is written.
  */
 export class LevelDocStore implements DocStore {
   private readonly docs = new Map<string, DocState>()
   private readonly initializing = new Map<string, Promise<DocState>>()
+  private readonly rewrites = new Rewrites()
+  /** Requests to LevelDB to compact the files of merged records, which `close` waits for. */
+  private readonly reclaiming = new Set<Promise<void>>()
   private pending: PendingBatch | null = null
   private writing: Promise<void> | null = null
   private lastBatch: Promise<void> = Promise.resolve()
@@ -75,37 +98,63 @@ export class LevelDocStore implements DocStore {
     private readonly db: ClassicLevel<string, Uint8Array>,
     private readonly policy: CompactionPolicy,
     private readonly sync: boolean,
+    private readonly logger: StoreLogger | undefined,
   ) {}
 
   /** Opens (or creates) the database at `options.path`. Fails if another handle has it open. */
   static async open(options: LevelDocStoreOptions): Promise<LevelDocStore> {
     const db = new ClassicLevel<string, Uint8Array>(options.path, { keyEncoding: 'utf8', valueEncoding: 'view' })
     await db.open()
-    return new LevelDocStore(db, { ...defaultCompactionPolicy, ...options.compaction }, options.sync ?? false)
+    const policy = { ...defaultCompactionPolicy, ...options.compaction }
+    return new LevelDocStore(db, policy, options.sync ?? false, options.logger)
   }
 
   async load(name: string): Promise<Uint8Array[]> {
     this.assertOpen()
     await this.settled()
+    const keys: string[] = []
     const updates: Uint8Array[] = []
     const stats = emptyStats()
     let lastSeq = 0
     for await (const [key, value] of this.db.iterator(recordRange(name))) {
       const record = decodeRecord(value)
       if (!record.ok) throw new DocumentUnreadableError(name, `record ${seqOfKey(key)}: ${record.error}`)
+      keys.push(key)
       updates.push(record.payload)
       lastSeq = seqOfKey(key)
       if (record.kind === RecordKind.Snapshot) stats.snapshotBytes += record.payload.length
       else {
-        stats.tailUpdates++
+        stats.tailRecords++
         stats.tailBytes += record.payload.length
       }
     }
-    if (!this.docs.has(name)) {
-      stats.updatedAt = await this.readUpdatedAt(name)
-      this.docs.set(name, { nextSeq: lastSeq + 1, stats, compacting: null })
+    let doc = this.docs.get(name)
+    if (!doc) {
+      const updatedAt = await this.readUpdatedAt(name)
+      // An append may have read the document's figures meanwhile; those also count what it appended since.
+      doc = this.docs.get(name) ?? { nextSeq: lastSeq + 1, stats: { ...stats, updatedAt }, rewriting: null }
+      this.docs.set(name, doc)
     }
-    return updates
+    if (!statsHaveLongTail(stats, this.policy) || doc.rewriting) return updates
+    // Applying the records one by one is what makes a long tail slow to open; merged once here (the same work the
+    // caller would do) and stored, every later load reads one record.
+    const merged = mergeStoredUpdates(name, updates)
+    const delta: StatsDelta = {
+      name,
+      snapshotBytes: merged.length - stats.snapshotBytes,
+      tailRecords: -stats.tailRecords,
+      tailBytes: -stats.tailBytes,
+    }
+    this.rewrites
+      .start(doc, () => this.replaceRecords(name, keys, lastSeq, merged, delta))
+      .catch((err: unknown) => {
+        // Only an optimization failed: the records are intact, and the next load or compaction tries again.
+        this.logger?.warn(
+          { doc: name, err: err instanceof Error ? err.message : String(err) },
+          'compaction on load failed',
+        )
+      })
+    return [merged]
   }
 
   async append(name: string, update: Uint8Array): Promise<void> {
@@ -116,26 +165,23 @@ export class LevelDocStore implements DocStore {
     const seq = doc.nextSeq++
     return this.enqueue(
       [{ type: 'put', key: recordKey(name, seq), value: record }],
-      [{ name, snapshotBytes: 0, tailUpdates: 1, tailBytes: update.length }],
+      [{ name, snapshotBytes: 0, tailRecords: 1, tailBytes: update.length }],
     )
   }
 
   needsCompaction(name: string): boolean {
     const doc = this.docs.get(name)
-    return doc !== undefined && doc.compacting === null && statsNeedCompaction(doc.stats, this.policy)
+    return doc !== undefined && doc.rewriting === null && statsNeedCompaction(doc.stats, this.policy)
   }
 
   async compact(name: string, snapshot?: Uint8Array): Promise<void> {
     this.assertOpen()
     const doc = this.docs.get(name) ?? (await this.initDoc(name))
-    // One compaction per document at a time; a second request while one runs is covered by the next threshold.
-    if (doc.compacting) return doc.compacting
+    // One rewrite per document at a time; a second request while one runs is covered by the next threshold.
+    if (doc.rewriting) return doc.rewriting
     const upTo = doc.nextSeq - 1
     if (upTo < 1) return
-    doc.compacting = this.compactUpTo(name, upTo, snapshot).finally(() => {
-      doc.compacting = null
-    })
-    return doc.compacting
+    return this.rewrites.start(doc, () => this.compactUpTo(name, upTo, snapshot))
   }
 
   private async compactUpTo(name: string, upTo: number, snapshot: Uint8Array | undefined): Promise<void> {
@@ -143,7 +189,7 @@ export class LevelDocStore implements DocStore {
     await this.settled()
     const keys: string[] = []
     const payloads: Uint8Array[] = []
-    const delta: StatsDelta = { name, snapshotBytes: 0, tailUpdates: 0, tailBytes: 0 }
+    const delta: StatsDelta = { name, snapshotBytes: 0, tailRecords: 0, tailBytes: 0 }
     for await (const [key, value] of this.db.iterator(recordRange(name, upTo))) {
       const record = decodeRecord(value)
       if (!record.ok) throw new DocumentUnreadableError(name, `record ${seqOfKey(key)}: ${record.error}`)
@@ -151,20 +197,45 @@ export class LevelDocStore implements DocStore {
       if (snapshot === undefined) payloads.push(record.payload)
       if (record.kind === RecordKind.Snapshot) delta.snapshotBytes -= record.payload.length
       else {
-        delta.tailUpdates--
+        delta.tailRecords--
         delta.tailBytes -= record.payload.length
       }
     }
-    if (keys.length <= 1 && delta.tailUpdates === 0) return
-    const merged = snapshot ?? mergeUpdatesViaDoc(payloads)
+    if (keys.length <= 1 && delta.tailRecords === 0) return
+    const merged = snapshot ?? mergeStoredUpdates(name, payloads)
     delta.snapshotBytes += merged.length
+    await this.replaceRecords(name, keys, upTo, merged, delta)
+  }
+
+  /** Replaces the records at `keys` by `snapshot`, stored under `upTo` (the last of them), in one batch. */
+  private async replaceRecords(
+    name: string,
+    keys: readonly string[],
+    upTo: number,
+    snapshot: Uint8Array,
+    delta: StatsDelta,
+  ): Promise<void> {
     const ops: BatchOp[] = keys.map((key) => ({ type: 'del', key }))
     // The put comes after the deletes in the same batch, so it wins for its own key.
-    ops.push({ type: 'put', key: recordKey(name, upTo), value: encodeRecord(RecordKind.Snapshot, merged) })
+    ops.push({ type: 'put', key: recordKey(name, upTo), value: encodeRecord(RecordKind.Snapshot, snapshot) })
     await this.enqueue(ops, [delta])
-    // Deleted records keep their disk space until LevelDB compacts the files holding them; asking for it now (it
-    // runs on a background thread) makes the space come back when the document's log is merged, not eventually.
-    await this.db.compactRange(recordPrefix(name), recordKey(name, upTo))
+    this.reclaimSpace(name, upTo)
+  }
+
+  /**
+   * Deleted records keep their disk space until LevelDB compacts the files holding them; asking for it now (it
+   * runs on a background thread) makes the space come back when the document's log is merged, not eventually. Not
+   * part of the compaction: the document may be compacted again (and appended to) meanwhile.
+   */
+  private reclaimSpace(name: string, upTo: number): void {
+    const reclaimed: Promise<void> = this.db
+      .compactRange(recordPrefix(name), recordKey(name, upTo))
+      .catch((err: unknown) => {
+        // LevelDB compacts those files later by itself.
+        this.logger?.warn({ doc: name, err: err instanceof Error ? err.message : String(err) }, 'space reclaim failed')
+      })
+      .finally(() => this.reclaiming.delete(reclaimed))
+    this.reclaiming.add(reclaimed)
   }
 
   async list(): Promise<DocInfo[]> {
@@ -189,13 +260,49 @@ export class LevelDocStore implements DocStore {
     return docs
   }
 
-  async delete(name: string): Promise<void> {
+  async delete(name: string, stateVector?: Uint8Array): Promise<void> {
+    this.assertOpen()
+    // Decoded before anything is touched: a malformed argument deletes nothing.
+    const given = stateVector === undefined ? undefined : decodeClocks(name, stateVector)
+    const doc = this.docs.get(name) ?? (await this.initDoc(name))
+    // A compaction in flight would write its snapshot after the deletion and bring the document back.
+    return this.rewrites.startWhenIdle(doc, () => this.deleteRecords(name, doc, given))
+  }
+
+  private async deleteRecords(name: string, doc: DocState, given: Clocks | undefined): Promise<void> {
+    // Every record numbered below this is on disk once the batches queued so far are written.
+    const written = doc.nextSeq
+    await this.settled()
+    const ops: BatchOp[] = []
+    const payloads: Uint8Array[] = []
+    for await (const [key, value] of this.db.iterator(recordRange(name))) {
+      ops.push({ type: 'del', key })
+      if (given) continue
+      const record = decodeRecord(value)
+      // A damaged record's clocks are unknown. Deleting must still work: it is how a damaged document is removed.
+      if (record.ok) payloads.push(record.payload)
+    }
+    const clocks = raiseClocks((await this.readTombstone(name)) ?? new Map(), given ?? clocksOfUpdates(payloads))
+    // Records appended meanwhile (numbered, maybe not written yet) go too: the batch below comes after theirs.
+    for (let seq = written; seq < doc.nextSeq; seq++) ops.push({ type: 'del', key: recordKey(name, seq) })
+    ops.push({ type: 'put', key: tombstoneKey(name), value: encodeRecord(RecordKind.Tombstone, encodeClocks(clocks)) })
+    await this.enqueue(ops, [{ name, snapshotBytes: 0, tailRecords: 0, tailBytes: 0, reset: true }])
+  }
+
+  async tombstone(name: string): Promise<Uint8Array | null> {
     this.assertOpen()
     await this.settled()
-    const ops: BatchOp[] = [{ type: 'del', key: infoKey(name) }]
-    for await (const key of this.db.keys(recordRange(name))) ops.push({ type: 'del', key })
-    this.docs.delete(name)
-    await this.db.batch(ops, { sync: this.sync })
+    const clocks = await this.readTombstone(name)
+    return clocks === null ? null : encodeClocks(clocks)
+  }
+
+  private async readTombstone(name: string): Promise<Clocks | null> {
+    const value = await this.db.get(tombstoneKey(name))
+    if (value === undefined) return null
+    const record = decodeRecord(value, [RecordKind.Tombstone])
+    // Merging into a tombstone that cannot be read would forget what was deleted before.
+    if (!record.ok) throw new DocumentUnreadableError(name, `tombstone: ${record.error}`)
+    return decodeClocks(name, record.payload)
   }
 
   flush(): Promise<void> {
@@ -204,7 +311,9 @@ export class LevelDocStore implements DocStore {
 
   async close(): Promise<void> {
     if (this.closed) return
+    await this.rewrites.settled()
     await this.settled()
+    await Promise.all(this.reclaiming)
     this.closed = true
     await this.db.close()
   }
@@ -246,13 +355,13 @@ export class LevelDocStore implements DocStore {
           const bytes = record.ok ? record.payload.length : value.length
           if (record.ok && record.kind === RecordKind.Snapshot) stats.snapshotBytes += bytes
           else {
-            stats.tailUpdates++
+            stats.tailRecords++
             stats.tailBytes += bytes
           }
         }
         const existing = this.docs.get(name)
         if (existing) return existing
-        const doc: DocState = { nextSeq: lastSeq + 1, stats, compacting: null }
+        const doc: DocState = { nextSeq: lastSeq + 1, stats, rewriting: null }
         this.docs.set(name, doc)
         return doc
       })().finally(() => this.initializing.delete(name))
@@ -300,15 +409,20 @@ export class LevelDocStore implements DocStore {
     for (const delta of batch.deltas) {
       const doc = this.docs.get(delta.name)
       if (!doc) continue
-      const stats = projected.get(delta.name) ?? { ...doc.stats }
+      const stats = delta.reset ? emptyStats() : (projected.get(delta.name) ?? { ...doc.stats })
       stats.snapshotBytes += delta.snapshotBytes
-      stats.tailUpdates += delta.tailUpdates
+      stats.tailRecords += delta.tailRecords
       stats.tailBytes += delta.tailBytes
       stats.updatedAt = now
       projected.set(delta.name, stats)
     }
     const ops = batch.ops
     for (const [name, stats] of projected) {
+      // A document without records (deleted) has no listing entry: list() shows stored documents only.
+      if (storedRecords(stats) === 0) {
+        ops.push({ type: 'del', key: infoKey(name) })
+        continue
+      }
       const { name: _, ...info } = infoOf(name, stats)
       ops.push({ type: 'put', key: infoKey(name), value: new TextEncoder().encode(JSON.stringify(info)) })
     }

@@ -1,6 +1,14 @@
-import { type DocStats, emptyStats, statsNeedCompaction, storedBytes, storedRecords } from './doc-stats.js'
+import {
+  type DocStats,
+  emptyStats,
+  statsHaveLongTail,
+  statsNeedCompaction,
+  storedBytes,
+  storedRecords,
+} from './doc-stats.js'
 import { type CompactionPolicy, type DocInfo, type DocStore, defaultCompactionPolicy } from './doc-store.js'
-import { mergeUpdatesViaDoc } from './merge.js'
+import { mergeStoredUpdates } from './merge.js'
+import { type Clocks, clocksOfUpdates, decodeClocks, encodeClocks, raiseClocks } from './state-vector.js'
 
 interface MemoryDoc {
   snapshot: Uint8Array | null
@@ -19,6 +27,7 @@ export interface MemoryDocStoreOptions {
  */
 export class MemoryDocStore implements DocStore {
   private readonly docs = new Map<string, MemoryDoc>()
+  private readonly tombstones = new Map<string, Clocks>()
   private readonly policy: CompactionPolicy
   private closed = false
 
@@ -30,7 +39,9 @@ export class MemoryDocStore implements DocStore {
     this.assertOpen()
     const doc = this.docs.get(name)
     if (!doc) return []
-    return doc.snapshot ? [doc.snapshot, ...doc.updates] : [...doc.updates]
+    // As the other stores do: a long tail is merged once on load, so later loads apply one record.
+    if (statsHaveLongTail(doc.stats, this.policy)) this.replaceBySnapshot(doc, mergeStoredUpdates(name, recordsOf(doc)))
+    return recordsOf(doc)
   }
 
   async append(name: string, update: Uint8Array): Promise<void> {
@@ -38,7 +49,7 @@ export class MemoryDocStore implements DocStore {
     const doc = this.docOf(name)
     // Copy: the caller may reuse the buffer, and a stored document must not change behind the store's back.
     doc.updates.push(update.slice())
-    doc.stats.tailUpdates++
+    doc.stats.tailRecords++
     doc.stats.tailBytes += update.length
     doc.stats.updatedAt = Date.now()
   }
@@ -52,10 +63,7 @@ export class MemoryDocStore implements DocStore {
     this.assertOpen()
     const doc = this.docs.get(name)
     if (!doc || doc.updates.length === 0) return
-    const merged = snapshot ?? mergeUpdatesViaDoc(doc.snapshot ? [doc.snapshot, ...doc.updates] : doc.updates)
-    doc.snapshot = merged.slice()
-    doc.updates = []
-    doc.stats = { ...doc.stats, snapshotBytes: merged.length, tailUpdates: 0, tailBytes: 0 }
+    this.replaceBySnapshot(doc, snapshot ?? mergeStoredUpdates(name, recordsOf(doc)))
   }
 
   async list(): Promise<DocInfo[]> {
@@ -68,15 +76,31 @@ export class MemoryDocStore implements DocStore {
     }))
   }
 
-  async delete(name: string): Promise<void> {
+  async delete(name: string, stateVector?: Uint8Array): Promise<void> {
     this.assertOpen()
+    const given = stateVector === undefined ? undefined : decodeClocks(name, stateVector)
+    const doc = this.docs.get(name)
+    const clocks = given ?? clocksOfUpdates(doc ? recordsOf(doc) : [])
+    this.tombstones.set(name, raiseClocks(this.tombstones.get(name) ?? new Map(), clocks))
     this.docs.delete(name)
+  }
+
+  async tombstone(name: string): Promise<Uint8Array | null> {
+    this.assertOpen()
+    const clocks = this.tombstones.get(name)
+    return clocks === undefined ? null : encodeClocks(clocks)
   }
 
   async flush(): Promise<void> {}
 
   async close(): Promise<void> {
     this.closed = true
+  }
+
+  private replaceBySnapshot(doc: MemoryDoc, snapshot: Uint8Array): void {
+    doc.snapshot = snapshot.slice()
+    doc.updates = []
+    doc.stats = { ...doc.stats, snapshotBytes: snapshot.length, tailRecords: 0, tailBytes: 0 }
   }
 
   private docOf(name: string): MemoryDoc {
@@ -91,4 +115,9 @@ export class MemoryDocStore implements DocStore {
   private assertOpen(): void {
     if (this.closed) throw new Error('MemoryDocStore is closed')
   }
+}
+
+/** What is stored for `doc`, oldest first. */
+function recordsOf(doc: MemoryDoc): Uint8Array[] {
+  return doc.snapshot ? [doc.snapshot, ...doc.updates] : [...doc.updates]
 }

@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { DocumentUnreadableError } from './doc-store.js'
 
 /**
  * Merges updates by applying them to a Y.Doc and encoding its state. `Y.mergeUpdates` is quadratic on long
@@ -13,5 +14,20 @@ export function mergeUpdatesViaDoc(updates: readonly Uint8Array[]): Uint8Array {
     return Y.encodeStateAsUpdate(doc)
   } finally {
     doc.destroy()
+  }
+}
+
+/**
+ * {@link mergeUpdatesViaDoc} over a document's stored records: records that pass their checksum but do not decode
+ * as Yjs updates make the document unreadable, as they would when the caller applied them.
+ */
+export function mergeStoredUpdates(name: string, updates: readonly Uint8Array[]): Uint8Array {
+  try {
+    return mergeUpdatesViaDoc(updates)
+  } catch (err) {
+    throw new DocumentUnreadableError(
+      name,
+      `stored records do not decode as Yjs updates: ${err instanceof Error ? err.message : err}`,
+    )
   }
 }

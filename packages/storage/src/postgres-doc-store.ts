@@ -1,26 +1,27 @@
 import { crc32 } from 'node:zlib'
 import type { Pool, PoolClient } from 'pg'
-import { type DocStats, emptyStats, statsNeedCompaction } from './doc-stats.js'
+import { type DocStats, emptyStats, statsHaveLongTail, statsNeedCompaction } from './doc-stats.js'
 import {
   type CompactionPolicy,
   type DocInfo,
   type DocStore,
   DocumentUnreadableError,
   defaultCompactionPolicy,
+  type StoreLogger,
 } from './doc-store.js'
-import { mergeUpdatesViaDoc } from './merge.js'
+import { mergeStoredUpdates } from './merge.js'
 import { RecordKind } from './record.js'
-
-/** Where a {@link PostgresDocStore} reports trouble it cannot hand to a caller (a pooled connection that broke). */
-export interface StoreLogger {
-  warn(fields: Record<string, unknown>, message: string): void
-}
+import { type Rewritable, Rewrites } from './rewrites.js'
+import { type Clocks, clocksOfUpdates, decodeClocks, encodeClocks, raiseClocks } from './state-vector.js'
 
 /** Options of {@link PostgresDocStore.open}. */
 export interface PostgresDocStoreOptions {
   /** `postgres://user:password@host:port/database` */
   connectionString: string
-  /** Name of the table of records, created if missing. Default `collab_records`. */
+  /**
+   * Name of the table of records, created if missing; the tombstones of deleted documents go in
+   * `<table>_tombstones`. A lowercase identifier of at most 52 characters. Default `collab_records`.
+   */
   table?: string
   compaction?: Partial<CompactionPolicy>
   /** Connections in the pool. Default 8. */
@@ -30,12 +31,12 @@ export interface PostgresDocStoreOptions {
    * unreachable database turns into "retry later" for clients instead of a hang. Default 15,000.
    */
   queryTimeoutMs?: number
+  /** Where trouble goes that no caller can be handed: a pooled connection that broke, a compaction on load that failed. */
   logger?: StoreLogger
 }
 
-interface DocState {
+interface DocState extends Rewritable {
   stats: DocStats
-  compacting: Promise<void> | null
 }
 
 interface Row {
@@ -62,6 +63,11 @@ interface StoredRow {
   data: Buffer
 }
 
+interface TombstoneRow {
+  crc: number
+  state_vector: Buffer
+}
+
 /** One INSERT carries at most this much; a longer queue becomes several statements, written one after another. */
 const maxRowsPerInsert = 5_000
 const maxBytesPerInsert = 16 << 20
@@ -77,10 +83,12 @@ const compactionLockSpace = 0x636f6c
  * Compaction runs in one transaction under a per-document advisory lock: it reads the document's rows, merges
  * them itself and deletes exactly the rows it read (by seq) before inserting the snapshot. Rows that other
  * instances append meanwhile are never touched. It ignores the snapshot argument of {@link DocStore.compact}: the
- * live document of one instance may lack updates that another instance stored.
+ * live document of one instance may lack updates that another instance stored. A deletion is one transaction under
+ * the same lock: it deletes the document's rows and writes its tombstone, a row of `<table>_tombstones`.
  */
 export class PostgresDocStore implements DocStore {
   private readonly docs = new Map<string, DocState>()
+  private readonly rewrites = new Rewrites()
   /** Batches waiting to be written, oldest first; appends go to the last one until it is full. */
   private readonly queue: PendingBatch[] = []
   private writing: Promise<void> | null = null
@@ -92,6 +100,7 @@ export class PostgresDocStore implements DocStore {
     private readonly pool: Pool,
     table: string,
     private readonly policy: CompactionPolicy,
+    private readonly logger: StoreLogger | undefined,
   ) {
     this.sql = statements(table)
   }
@@ -99,7 +108,12 @@ export class PostgresDocStore implements DocStore {
   /** Connects, creates the table if needed, and resolves once the database answered. */
   static async open(options: PostgresDocStoreOptions): Promise<PostgresDocStore> {
     const table = options.table ?? 'collab_records'
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(table)) throw new RangeError(`Invalid table name ${JSON.stringify(table)}`)
+    // PostgreSQL truncates identifiers past 63 bytes, and `<table>_tombstones` must stay distinct.
+    if (!/^[a-z_][a-z0-9_]{0,51}$/.test(table)) {
+      throw new RangeError(
+        `Invalid table name ${JSON.stringify(table)}: a lowercase identifier of at most 52 characters`,
+      )
+    }
     // Imported here, not at the top: `@collab/storage` is also the LevelDB default's package, and loading `pg` costs
     // a server that never uses it about 16 MB and 80 ms at start.
     const { Pool: PgPool } = await import('pg')
@@ -114,7 +128,8 @@ export class PostgresDocStore implements DocStore {
     // A pooled connection that breaks while idle (the server restarted) is dropped by the pool; without a
     // listener the 'error' event would end the process.
     pool.on('error', (err) => options.logger?.warn({ err: err.message }, 'PostgreSQL connection lost'))
-    const store = new PostgresDocStore(pool, table, { ...defaultCompactionPolicy, ...options.compaction })
+    const policy = { ...defaultCompactionPolicy, ...options.compaction }
+    const store = new PostgresDocStore(pool, table, policy, options.logger)
     try {
       await store.createSchema()
     } catch (err) {
@@ -129,6 +144,8 @@ export class PostgresDocStore implements DocStore {
       // Instances starting together would race on CREATE TABLE IF NOT EXISTS (it is not atomic in PostgreSQL).
       await client.query('SELECT pg_advisory_xact_lock($1)', [compactionLockSpace])
       await client.query(this.sql.createTable)
+      // Added after the first release: stores created before it get the table at their next start.
+      await client.query(this.sql.createTombstoneTable)
     })
   }
 
@@ -147,16 +164,44 @@ export class PostgresDocStore implements DocStore {
       const payload = checkedPayload(name, row)
       if (row.kind === RecordKind.Snapshot) stats.snapshotBytes += payload.length
       else {
-        stats.tailUpdates++
+        stats.tailRecords++
         stats.tailBytes += payload.length
       }
       return payload
     })
+    const doc = this.docOf(name)
+    if (doc.rewriting) return updates
     // Other instances append too: what was just read is the best count of what a compaction would merge.
-    const doc = this.docs.get(name)
-    if (!doc) this.docs.set(name, { stats, compacting: null })
-    else if (!doc.compacting) doc.stats = stats
-    return updates
+    doc.stats = stats
+    if (!statsHaveLongTail(stats, this.policy)) return updates
+    // Applying the rows one by one is what makes a long tail slow to open; merged once here (the same work the
+    // caller would do) and stored, every later load reads one row.
+    const merged = mergeStoredUpdates(name, updates)
+    this.rewrites
+      .start(doc, () => this.replaceLoadedRows(name, doc, rows, merged))
+      .catch((err: unknown) => {
+        // Only an optimization failed: the rows are intact, and the next load or compaction tries again.
+        this.logger?.warn(
+          { doc: name, err: err instanceof Error ? err.message : String(err) },
+          'compaction on load failed',
+        )
+      })
+    return [merged]
+  }
+
+  /** Stores what a load merged in place of the rows it read, unless another instance compacted them meanwhile. */
+  private async replaceLoadedRows(name: string, doc: DocState, rows: StoredRow[], merged: Uint8Array): Promise<void> {
+    const tailBefore = { records: doc.stats.tailRecords, bytes: doc.stats.tailBytes }
+    const replaced = await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [compactionLockSpace, name])
+      const seqs = rows.map((row) => row.seq)
+      const { rows: present } = await client.query<{ count: string }>(this.sql.countRows, [name, seqs])
+      // Some are gone: another instance's snapshot holds them, and the rows it left are not all in `merged`.
+      if (Number(present[0]?.count) !== rows.length) return false
+      await this.replaceRows(client, name, rows, Buffer.from(merged))
+      return true
+    })
+    if (replaced) this.tailMerged(doc, merged.length, tailBefore)
   }
 
   append(name: string, update: Uint8Array): Promise<void> {
@@ -165,47 +210,53 @@ export class PostgresDocStore implements DocStore {
     // Copied now: the caller may reuse its buffer before the batch is written.
     const data = Buffer.from(update)
     const stats = this.docOf(name).stats
-    stats.tailUpdates++
+    stats.tailRecords++
     stats.tailBytes += data.length
     return this.enqueue({ doc: name, kind: RecordKind.Update, crc: signedCrc(data), at: Date.now(), data })
   }
 
   needsCompaction(name: string): boolean {
     const doc = this.docs.get(name)
-    return doc !== undefined && doc.compacting === null && statsNeedCompaction(doc.stats, this.policy)
+    return doc !== undefined && doc.rewriting === null && statsNeedCompaction(doc.stats, this.policy)
   }
 
   async compact(name: string, _snapshot?: Uint8Array): Promise<void> {
     this.assertOpen()
     const doc = this.docOf(name)
-    // One compaction per document and store at a time; the advisory lock serializes those of other instances.
-    if (doc.compacting) return doc.compacting
-    doc.compacting = this.compactRecords(name, doc).finally(() => {
-      doc.compacting = null
-    })
-    return doc.compacting
+    // One rewrite per document and store at a time; the advisory lock serializes those of other instances.
+    if (doc.rewriting) return doc.rewriting
+    return this.rewrites.start(doc, () => this.compactRecords(name, doc))
   }
 
   private async compactRecords(name: string, doc: DocState): Promise<void> {
     // This store's queued appends are written first, so that they are among the rows merged.
     await this.settled()
-    const tailBefore = { updates: doc.stats.tailUpdates, bytes: doc.stats.tailBytes }
+    const tailBefore = { records: doc.stats.tailRecords, bytes: doc.stats.tailBytes }
     const snapshotBytes = await this.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [compactionLockSpace, name])
       const { rows } = await client.query<StoredRow>(this.sql.selectDoc, [name])
       const payloads = rows.map((row) => checkedPayload(name, row))
       const onlySnapshot = rows.length === 1 && rows[0]?.kind === RecordKind.Snapshot
       if (rows.length === 0 || onlySnapshot) return payloads[0]?.length ?? 0
-      const merged = Buffer.from(mergeUpdatesViaDoc(payloads))
-      // Exactly the rows read, by seq: rows another instance committed since the read stay.
-      await client.query(this.sql.deleteRows, [name, rows.map((row) => row.seq)])
-      const lastWrite = Math.max(...rows.map((row) => Number(row.at)))
-      await client.query(this.sql.insertOne, [name, RecordKind.Snapshot, signedCrc(merged), lastWrite, merged])
+      const merged = Buffer.from(mergeStoredUpdates(name, payloads))
+      await this.replaceRows(client, name, rows, merged)
       return merged.length
     })
+    this.tailMerged(doc, snapshotBytes, tailBefore)
+  }
+
+  /** Deletes exactly `rows` (by seq: rows another instance committed since they were read stay) and inserts `merged`. */
+  private async replaceRows(client: PoolClient, name: string, rows: StoredRow[], merged: Buffer): Promise<void> {
+    await client.query(this.sql.deleteRows, [name, rows.map((row) => row.seq)])
+    const lastWrite = rows.reduce((latest, row) => Math.max(latest, Number(row.at)), 0)
+    await client.query(this.sql.insertOne, [name, RecordKind.Snapshot, signedCrc(merged), lastWrite, merged])
+  }
+
+  /** The figures after a compaction merged the tail counted in `tailBefore` into a snapshot of `snapshotBytes`. */
+  private tailMerged(doc: DocState, snapshotBytes: number, tailBefore: { records: number; bytes: number }): void {
     doc.stats = {
       snapshotBytes,
-      tailUpdates: Math.max(0, doc.stats.tailUpdates - tailBefore.updates),
+      tailRecords: Math.max(0, doc.stats.tailRecords - tailBefore.records),
       tailBytes: Math.max(0, doc.stats.tailBytes - tailBefore.bytes),
       updatedAt: doc.stats.updatedAt,
     }
@@ -225,28 +276,72 @@ export class PostgresDocStore implements DocStore {
     }))
   }
 
-  async delete(name: string): Promise<void> {
+  async delete(name: string, stateVector?: Uint8Array): Promise<void> {
     this.assertOpen()
-    await this.settled()
-    await this.pool.query(this.sql.deleteDoc, [name])
+    if (name.includes('\u0000')) throw new RangeError(`Invalid document name ${JSON.stringify(name)}`)
+    // Decoded before anything is touched: a malformed argument deletes nothing.
+    const given = stateVector === undefined ? undefined : decodeClocks(name, stateVector)
+    const doc = this.docOf(name)
+    // After this store's compaction of the document, if one runs; the advisory lock orders those of other instances.
+    await this.rewrites.startWhenIdle(doc, () => this.deleteRows(name, given))
     this.docs.delete(name)
   }
 
-  flush(): Promise<void> {
-    return this.lastBatch
+  private async deleteRows(name: string, given: Clocks | undefined): Promise<void> {
+    // This store's queued appends are written first, so that they are deleted too.
+    await this.settled()
+    await this.transaction(async (client) => {
+      // The compaction lock: no other instance's compaction writes a snapshot of this document meanwhile.
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [compactionLockSpace, name])
+      // The rows this statement deletes are exactly the content the tombstone must cover.
+      const { rows } = await client.query<StoredRow>(given ? this.sql.deleteDoc : this.sql.deleteDocReturning, [name])
+      // A damaged row's clocks are unknown. Deleting must still work: it is how a damaged document is removed.
+      const intact = rows.filter((row) => signedCrc(row.data) === row.crc).map((row) => row.data)
+      const previous = await this.readTombstone(client, name)
+      const clocks = encodeClocks(raiseClocks(previous ?? new Map(), given ?? clocksOfUpdates(intact)))
+      const data = Buffer.from(clocks)
+      await client.query(this.sql.upsertTombstone, [name, signedCrc(data), Date.now(), data])
+    })
+  }
+
+  async tombstone(name: string): Promise<Uint8Array | null> {
+    this.assertOpen()
+    // PostgreSQL text cannot hold NUL: no document of such a name was ever stored, or deleted.
+    if (name.includes('\u0000')) return null
+    const clocks = await this.readTombstone(this.pool, name)
+    return clocks === null ? null : encodeClocks(clocks)
+  }
+
+  private async readTombstone(client: Pool | PoolClient, name: string): Promise<Clocks | null> {
+    const { rows } = await client.query<TombstoneRow>(this.sql.selectTombstone, [name])
+    const row = rows[0]
+    if (!row) return null
+    // Merging into a tombstone that cannot be read would forget what was deleted before.
+    if (signedCrc(row.state_vector) !== row.crc) {
+      throw new DocumentUnreadableError(name, 'tombstone: checksum mismatch (stored data is damaged)')
+    }
+    return decodeClocks(name, row.state_vector)
+  }
+
+  /** Resolves once the appends queued so far are committed (rejects if they failed) and running rewrites ended. */
+  async flush(): Promise<void> {
+    const appended = this.lastBatch
+    await this.rewrites.settled()
+    return appended
   }
 
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     await this.settled()
+    await this.rewrites.settled()
     await this.pool.end()
   }
 
   private docOf(name: string): DocState {
     let doc = this.docs.get(name)
     if (!doc) {
-      doc = { stats: emptyStats(), compacting: null }
+      doc = { stats: emptyStats(), rewriting: null }
       this.docs.set(name, doc)
     }
     return doc
@@ -356,6 +451,17 @@ function statements(table: string) {
     insertOne: `INSERT INTO ${table} (doc, kind, crc, at, data) VALUES ($1, $2, $3, $4, $5)`,
     deleteRows: `DELETE FROM ${table} WHERE doc = $1 AND seq = ANY($2::bigint[])`,
     deleteDoc: `DELETE FROM ${table} WHERE doc = $1`,
+    deleteDocReturning: `DELETE FROM ${table} WHERE doc = $1 RETURNING seq, kind, crc, at, data`,
+    countRows: `SELECT count(*) AS count FROM ${table} WHERE doc = $1 AND seq = ANY($2::bigint[])`,
+    createTombstoneTable: `CREATE TABLE IF NOT EXISTS ${table}_tombstones (
+      doc text COLLATE "C" PRIMARY KEY,
+      crc integer NOT NULL,
+      at bigint NOT NULL,
+      state_vector bytea NOT NULL
+    )`,
+    selectTombstone: `SELECT crc, state_vector FROM ${table}_tombstones WHERE doc = $1`,
+    upsertTombstone: `INSERT INTO ${table}_tombstones (doc, crc, at, state_vector) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (doc) DO UPDATE SET crc = EXCLUDED.crc, at = EXCLUDED.at, state_vector = EXCLUDED.state_vector`,
     listDocs: `SELECT doc, count(*) AS records, sum(octet_length(data)) AS bytes, max(at) AS at
       FROM ${table} GROUP BY doc`,
   }

@@ -57,6 +57,12 @@ export function textOf(updates: readonly Uint8Array[]): string {
   }
 }
 
+/** The clocks of a tombstone (a Yjs state vector), failing the test if there is none. */
+function clocksOf(tombstone: Uint8Array | null): Map<number, number> {
+  if (tombstone === null) throw new Error('expected a tombstone')
+  return Y.decodeStateVector(tombstone)
+}
+
 /** Plain Uint8Array copies, so updates compare equal whichever subclass (Buffer) a store returns. */
 function plain(updates: readonly Uint8Array[]): Uint8Array[] {
   return updates.map((update) => Uint8Array.from(update))
@@ -159,8 +165,8 @@ export function describeDocStoreContract(adapter: string, factory: DocStoreFacto
       expect(textOf(afterFirst)).toBe('once')
     })
 
-    it('asks for compaction after policy.maxUpdates updates', async () => {
-      const store = await createStore({ maxUpdates: 5, maxBytes: 1 << 20 })
+    it('asks for compaction after policy.maxRecords records', async () => {
+      const store = await createStore({ maxRecords: 5, maxBytes: 1 << 20 })
       const source = createSource()
       for (let i = 0; i < 4; i++) await store.append('doc', source.type('x'))
       expect(store.needsCompaction('doc')).toBe(false)
@@ -175,7 +181,7 @@ export function describeDocStoreContract(adapter: string, factory: DocStoreFacto
     })
 
     it('asks for compaction once the updates since the snapshot outweigh policy.maxBytes and the snapshot', async () => {
-      const store = await createStore({ maxUpdates: 10_000, maxBytes: 200 })
+      const store = await createStore({ maxRecords: 10_000, maxBytes: 200 })
       const source = createSource()
       await store.append('doc', source.type('small'))
       expect(store.needsCompaction('doc')).toBe(false)
@@ -200,7 +206,7 @@ export function describeDocStoreContract(adapter: string, factory: DocStoreFacto
 
     for (const withSnapshot of [false, true]) {
       it(`loses nothing when compacting ${withSnapshot ? 'with' : 'without'} a snapshot during concurrent appends`, async () => {
-        const store = await createStore({ maxUpdates: 10, maxBytes: 1 << 20 })
+        const store = await createStore({ maxRecords: 10, maxBytes: 1 << 20 })
         const source = createSource()
         const appends: Promise<void>[] = []
         const compactions: Promise<void>[] = []
@@ -267,6 +273,148 @@ export function describeDocStoreContract(adapter: string, factory: DocStoreFacto
       const fresh = createSource()
       await store.append('doomed', fresh.type('again'))
       expect(textOf(await store.load('doomed'))).toBe('again')
+    })
+
+    it('loads a tail of twice policy.maxRecords records as one merged record, and stores it so', async () => {
+      const store = await createStore({ maxRecords: 10, maxBytes: 1 << 20 })
+      const source = createSource()
+      await store.append('doc', source.type('first '))
+      await store.compact('doc')
+      for (let i = 0; i < 18; i++) await store.append('doc', source.type(`${i} `))
+      // A snapshot and 18 records: below the threshold, returned as stored.
+      expect(await store.load('doc')).toHaveLength(19)
+
+      await store.append('doc', source.delete(0, 6))
+      await store.append('doc', source.type('last'))
+      const loaded = await store.load('doc')
+      expect(loaded).toHaveLength(1)
+      expect(textOf(loaded)).toBe(source.text.toString())
+      await store.flush()
+      expect(await recordsOf(store, 'doc')).toBe(1)
+      expect(store.needsCompaction('doc')).toBe(false)
+      expect(plain(await store.load('doc'))).toEqual(plain(loaded))
+
+      // Appends continue after the snapshot the load stored.
+      await store.append('doc', source.type('!'))
+      expect(await store.load('doc')).toHaveLength(2)
+      expect(textOf(await store.load('doc'))).toBe(source.text.toString())
+    })
+
+    it('[DL2] has no tombstone for a document that was never deleted', async () => {
+      const store = await createStore()
+      expect(await store.tombstone('never-written')).toBeNull()
+      await store.append('doc', createSource().type('alive'))
+      await store.compact('doc')
+      expect(await store.tombstone('doc')).toBeNull()
+    })
+
+    it('[DL2] keeps the state vector given to delete as the tombstone', async () => {
+      const store = await createStore()
+      const source = createSource()
+      await store.append('doc', source.type('hello'))
+      // The live document may hold more than the store: its state vector is what the caller passes.
+      source.type(' world')
+      await store.delete('doc', Y.encodeStateVector(source.doc))
+      expect(clocksOf(await store.tombstone('doc'))).toEqual(Y.decodeStateVector(Y.encodeStateVector(source.doc)))
+      expect(await store.load('doc')).toEqual([])
+    })
+
+    it('[DL2] computes the tombstone from the stored records when delete is given no state vector', async () => {
+      const store = await createStore()
+      const first = createSource()
+      const second = createSource()
+      for (let i = 0; i < 10; i++) await store.append('doc', first.type(`${i},`))
+      await store.compact('doc')
+      Y.applyUpdate(second.doc, Y.encodeStateAsUpdate(first.doc))
+      await store.append('doc', second.type('second writer'))
+      await store.append('doc', first.delete(0, 4))
+      Y.applyUpdate(first.doc, Y.encodeStateAsUpdate(second.doc))
+
+      await store.delete('doc')
+      const tombstone = clocksOf(await store.tombstone('doc'))
+      expect(tombstone).toEqual(Y.decodeStateVector(Y.encodeStateVector(first.doc)))
+      expect(tombstone.size).toBe(2)
+    })
+
+    it('[DL2] merges the state vector of a later delete into the tombstone: the larger clock per client wins', async () => {
+      const store = await createStore()
+      await store.delete(
+        'doc',
+        Y.encodeStateVector(
+          new Map([
+            [1, 10],
+            [2, 5],
+          ]),
+        ),
+      )
+      await store.delete(
+        'doc',
+        Y.encodeStateVector(
+          new Map([
+            [1, 3],
+            [3, 7],
+          ]),
+        ),
+      )
+      expect(clocksOf(await store.tombstone('doc'))).toEqual(
+        new Map([
+          [1, 10],
+          [2, 5],
+          [3, 7],
+        ]),
+      )
+
+      // A computed one merges the same way.
+      const source = createSource()
+      await store.append('doc', source.type('x'.repeat(12)))
+      await store.delete('doc')
+      expect(clocksOf(await store.tombstone('doc'))).toEqual(
+        new Map([
+          [1, 10],
+          [2, 5],
+          [3, 7],
+          [source.doc.clientID, 12],
+        ]),
+      )
+    })
+
+    it('[DL2] starts a new document of a deleted name empty, next to the tombstone it keeps', async () => {
+      const store = await createStore()
+      const old = createSource()
+      for (let i = 0; i < 5; i++) await store.append('doc', old.type(`old ${i} `))
+      await store.delete('doc')
+      const tombstone = await store.tombstone('doc')
+      expect(tombstone).not.toBeNull()
+      expect(await store.load('doc')).toEqual([])
+      expect((await store.list()).map((info) => info.name)).toEqual([])
+
+      const fresh = createSource()
+      await store.append('doc', fresh.type('new'))
+      await store.append('doc', fresh.type(' life'))
+      expect(textOf(await store.load('doc'))).toBe('new life')
+      await store.compact('doc')
+      expect(textOf(await store.load('doc'))).toBe('new life')
+      expect(await store.tombstone('doc')).toEqual(tombstone)
+      expect(await store.list()).toMatchObject([{ name: 'doc', records: 1 }])
+    })
+
+    it('lists neither a deleted document that has only a tombstone nor its tombstone', async () => {
+      const store = await createStore()
+      const source = createSource()
+      await store.append('gone', source.type('bye'))
+      await store.append('kept', source.type('stay'))
+      await store.delete('gone')
+      await store.delete('never-stored', Y.encodeStateVector(new Map([[7, 1]])))
+      expect((await store.list()).map((info) => info.name)).toEqual(['kept'])
+    })
+
+    it('refuses a malformed state vector and deletes nothing', async () => {
+      const store = await createStore()
+      const source = createSource()
+      await store.append('doc', source.type('safe'))
+      await expect(store.delete('doc', new Uint8Array([5, 1]))).rejects.toThrow(RangeError)
+      expect(textOf(await store.load('doc'))).toBe('safe')
+      expect(await store.tombstone('doc')).toBeNull()
     })
 
     it('keeps documents independent, including names that prefix one another', async () => {

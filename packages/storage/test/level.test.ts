@@ -27,7 +27,9 @@ describeDocStoreContract('LevelDocStore', {
 // store's back, and a change of layout should make them fail loudly rather than follow silently.
 const recordPrefix = (name: string) => `d\u0000${name}\u0000`
 const recordKey = (name: string, seq: number) => recordPrefix(name) + seq.toString(16).padStart(12, '0')
-const recordKind = { update: 1, snapshot: 2 }
+const recordKind = { update: 1, snapshot: 2, tombstone: 3 }
+const tombstoneKey = (name: string) => `t\u0000${name}`
+const infoKey = (name: string) => `i\u0000${name}`
 
 /** Opens the raw database of a closed store (one handle at a time, STACK.md trap 8). */
 async function withRawDb<T>(path: string, use: (db: ClassicLevel<string, Uint8Array>) => Promise<T>): Promise<T> {
@@ -50,8 +52,11 @@ describe('LevelDocStore on disk', () => {
   const open: LevelDocStore[] = []
   const sources: UpdateSource[] = []
 
-  async function openStore(path: string, maxUpdates = 10_000): Promise<LevelDocStore> {
-    const store = await LevelDocStore.open({ path, compaction: { maxUpdates } })
+  async function openStore(path: string, maxRecords?: number): Promise<LevelDocStore> {
+    const store = await LevelDocStore.open({
+      path,
+      ...(maxRecords === undefined ? {} : { compaction: { maxRecords } }),
+    })
     open.push(store)
     return store
   }
@@ -98,10 +103,9 @@ describe('LevelDocStore on disk', () => {
     await second.append('doc', source.type('after0 '))
     await second.append('doc', source.type('after1 '))
     expect(second.needsCompaction('doc')).toBe(true)
-    expect(await second.load('doc')).toHaveLength(5)
-    expect(textOf(await second.load('doc'))).toBe(source.text.toString())
-    await second.compact('doc')
+    expect((await second.list()).find((info) => info.name === 'doc')?.records).toBe(5)
     await second.close()
+    expect(await withRawDb(path, (db) => rawRecords(db, 'doc'))).toHaveLength(5)
 
     const third = await openStore(path)
     expect(textOf(await third.load('doc'))).toBe(source.text.toString())
@@ -195,6 +199,87 @@ describe('LevelDocStore on disk', () => {
     const store = await openStore(path)
     await expect(store.load('short')).rejects.toThrow(DocumentUnreadableError)
     await expect(store.load('short')).rejects.toThrow(/"short".*shorter than its header/)
+  })
+
+  it('[DL2] keeps a tombstone across close and reopen, beside a new document of the same name', async () => {
+    const path = tempDir()
+    const old = createSource()
+    const first = await openStore(path)
+    for (let i = 0; i < 5; i++) await first.append('doc', old.type(`${i} `))
+    await first.compact('doc')
+    await first.append('doc', old.type('tail'))
+    await first.delete('doc')
+    const tombstone = await first.tombstone('doc')
+    await first.close()
+
+    // One batch removed every record and the listing entry, and wrote the tombstone.
+    await withRawDb(path, async (db) => {
+      expect(await rawRecords(db, 'doc')).toEqual([])
+      expect(await db.get(infoKey('doc'))).toBeUndefined()
+      expect((await db.get(tombstoneKey('doc')))?.[0]).toBe(recordKind.tombstone)
+    })
+
+    const second = await openStore(path)
+    expect(await second.tombstone('doc')).toEqual(tombstone)
+    expect(Y.decodeStateVector(tombstone!)).toEqual(Y.decodeStateVector(Y.encodeStateVector(old.doc)))
+    const fresh = createSource()
+    await second.append('doc', fresh.type('reborn'))
+    await second.close()
+
+    const third = await openStore(path)
+    expect(textOf(await third.load('doc'))).toBe('reborn')
+    expect(await third.tombstone('doc')).toEqual(tombstone)
+    expect((await third.list()).map((info) => info.name)).toEqual(['doc'])
+  })
+
+  it('deletes a document with a damaged record, taking the clocks of the records that are intact', async () => {
+    const path = tempDir()
+    const source = createSource()
+    const store = await openStore(path)
+    await store.append('doc', source.type('one'))
+    const intactClocks = Y.decodeStateVector(Y.encodeStateVector(source.doc))
+    await store.append('doc', source.type('two'))
+    await store.close()
+    await withRawDb(path, (db) => db.put(recordKey('doc', 2), new Uint8Array([recordKind.update, 0, 0, 0, 0, 9])))
+
+    const reopened = await openStore(path)
+    await expect(reopened.load('doc')).rejects.toBeInstanceOf(DocumentUnreadableError)
+    await reopened.delete('doc')
+    expect(await reopened.load('doc')).toEqual([])
+    expect(Y.decodeStateVector((await reopened.tombstone('doc'))!)).toEqual(intactClocks)
+  })
+
+  it('refuses to read a damaged tombstone rather than forget what was deleted', async () => {
+    const path = tempDir()
+    const store = await openStore(path)
+    await store.delete('doc', Y.encodeStateVector(new Map([[1, 4]])))
+    await store.close()
+    await withRawDb(path, async (db) => {
+      const value = (await db.get(tombstoneKey('doc')))!.slice()
+      value[value.length - 1] = (value[value.length - 1]! + 1) % 256
+      await db.put(tombstoneKey('doc'), value)
+    })
+
+    const reopened = await openStore(path)
+    await expect(reopened.tombstone('doc')).rejects.toThrow(/"doc".*tombstone: checksum mismatch/)
+    await expect(reopened.delete('doc')).rejects.toBeInstanceOf(DocumentUnreadableError)
+  })
+
+  it('merges a long tail left by an earlier run when it loads it, so the next run reads one record', async () => {
+    const path = tempDir()
+    const source = createSource()
+    // What a server without a record threshold left behind: a long tail of burst records, never compacted.
+    const first = await openStore(path, 1_000_000)
+    for (let i = 0; i < 600; i++) await first.append('doc', source.type(i % 10 === 9 ? '\n' : 'x'))
+    await first.close()
+
+    const second = await openStore(path)
+    const loaded = await second.load('doc')
+    expect(loaded).toHaveLength(1)
+    expect(textOf(loaded)).toBe(source.text.toString())
+    await second.close()
+    const records = await withRawDb(path, (db) => rawRecords(db, 'doc'))
+    expect(records.map(([key, value]) => [key, value[0]])).toEqual([[recordKey('doc', 600), recordKind.snapshot]])
   })
 
   it('cannot open a directory another handle has open', async () => {

@@ -19,6 +19,17 @@ afterAll(async () => {
   await server?.close()
 })
 
+/** Runs `use` on a connection of its own, behind the stores' backs. */
+async function withClient<T>(use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    return await use(client)
+  } finally {
+    await client.end()
+  }
+}
+
 describeDocStoreContract('PostgresDocStore', {
   create: (options) =>
     PostgresDocStore.open({ connectionString: databaseUrl, table: `records_${++tables}`, ...options }),
@@ -28,8 +39,8 @@ describe('PostgresDocStore with several writers', () => {
   const open: PostgresDocStore[] = []
   const sources: UpdateSource[] = []
 
-  async function openStore(table: string, maxUpdates = 10_000): Promise<PostgresDocStore> {
-    const store = await PostgresDocStore.open({ connectionString: databaseUrl, table, compaction: { maxUpdates } })
+  async function openStore(table: string, maxRecords = 10_000): Promise<PostgresDocStore> {
+    const store = await PostgresDocStore.open({ connectionString: databaseUrl, table, compaction: { maxRecords } })
     open.push(store)
     return store
   }
@@ -73,18 +84,74 @@ describe('PostgresDocStore with several writers', () => {
     expect(textOf(compacted)).toBe(text)
   })
 
+  it('merges a long tail on load while another instance compacts the same rows, losing nothing', async () => {
+    const table = `load_merge_${++tables}`
+    const [writer, reader] = await Promise.all([openStore(table, 10), openStore(table, 10)])
+    const source = createSource()
+    for (let i = 0; i < 60; i++) await writer!.append('doc', source.type(`${i};`))
+    const [loaded] = await Promise.all([reader!.load('doc'), writer!.compact('doc')])
+    expect(textOf(loaded)).toBe(source.text.toString())
+    await Promise.all([reader!.flush(), writer!.flush()])
+    const after = await writer!.load('doc')
+    expect(textOf(after)).toBe(source.text.toString())
+    expect(after).toHaveLength(1)
+  })
+
+  it('[DL2] keeps the tombstone for every instance and across restarts', async () => {
+    const table = `tombstone_${++tables}`
+    const first = await openStore(table)
+    const source = createSource()
+    await first.append('doc', source.type('deleted content'))
+    await first.delete('doc')
+    const other = await openStore(table)
+    expect(await other.tombstone('doc')).toEqual(await first.tombstone('doc'))
+    await first.close()
+    await other.close()
+    const restarted = await openStore(table)
+    expect(Y.decodeStateVector((await restarted.tombstone('doc'))!)).toEqual(
+      Y.decodeStateVector(Y.encodeStateVector(source.doc)),
+    )
+  })
+
+  it('[DL2] deletes the rows and writes the tombstone in one transaction: a failed tombstone keeps the document', async () => {
+    const table = `atomic_delete_${++tables}`
+    const store = await openStore(table)
+    const source = createSource()
+    await store.append('doc', source.type('still here'))
+    await withClient((client) => client.query(`ALTER TABLE ${table}_tombstones RENAME TO ${table}_elsewhere`))
+    await expect(store.delete('doc')).rejects.toThrow(/_tombstones/)
+    expect(textOf(await store.load('doc'))).toBe('still here')
+    await withClient((client) => client.query(`ALTER TABLE ${table}_elsewhere RENAME TO ${table}_tombstones`))
+    await store.delete('doc')
+    expect(await store.load('doc')).toEqual([])
+  })
+
+  it('creates the tombstone table in a database whose records table predates it', async () => {
+    const table = `migrated_${++tables}`
+    const old = await openStore(table)
+    const source = createSource()
+    await old.append('doc', source.type('from before'))
+    await old.close()
+    await withClient((client) => client.query(`DROP TABLE ${table}_tombstones`))
+
+    const upgraded = await openStore(table)
+    expect(textOf(await upgraded.load('doc'))).toBe('from before')
+    await upgraded.delete('doc')
+    expect(await upgraded.tombstone('doc')).not.toBeNull()
+  })
+
+  it('refuses a table name too long to leave room for its tombstone table', async () => {
+    await expect(PostgresDocStore.open({ connectionString: databaseUrl, table: 'x'.repeat(53) })).rejects.toThrow(
+      /at most 52 characters/,
+    )
+  })
+
   it('refuses a document with a damaged record instead of loading it as empty', async () => {
     const table = `damaged_${++tables}`
     const store = await openStore(table)
     const source = createSource()
     await store.append('doc', source.type('precious'))
-    const client = new pg.Client({ connectionString: databaseUrl })
-    await client.connect()
-    try {
-      await client.query(`UPDATE ${table} SET data = '\\x0102'::bytea WHERE doc = 'doc'`)
-    } finally {
-      await client.end()
-    }
+    await withClient((client) => client.query(`UPDATE ${table} SET data = '\\x0102'::bytea WHERE doc = 'doc'`))
     await expect(store.load('doc')).rejects.toBeInstanceOf(DocumentUnreadableError)
     await expect(store.load('doc')).rejects.toThrow(/checksum mismatch/)
   })
