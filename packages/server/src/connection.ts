@@ -1,82 +1,170 @@
 import { Capability, encodeSaved } from '@collab/protocol'
-import type { WebSocket } from 'ws'
-import type { Access } from './auth.js'
+import type { Access, AuthResult } from './auth.js'
+import type { Channel } from './channel.js'
+import { InboundFlow, type InboundSink } from './inbound-flow.js'
 import { defaultLimits, type Limits } from './limits.js'
 import { kindOfEncoded, type SyncObserver } from './observer.js'
-import { TokenBucket } from './rate-limiter.js'
+import type { AwarenessOwner } from './room-awareness.js'
+import { SaveAcks } from './save-acks.js'
 
 let nextConnectionId = 1
 
+/** The parts of a connection's creation that come from its transport and admission. */
+export interface ConnectionInit {
+  channel: Channel
+  docName: string
+  remoteAddress: string
+  limits?: Limits
+  observer?: SyncObserver
+  /** Where its messages go, in order, once admitted (see {@link InboundFlow}). */
+  sink: InboundSink
+}
+
 /**
- * One client's WebSocket, as the server sees it: what the client announced, which awareness client IDs it owns,
- * how many document messages it sent (for save acknowledgements) and when it was last heard from.
+ * One client's connection, as the server sees it, whatever carries it: what the client announced, who it is,
+ * which awareness client IDs it owns, its save acknowledgements, its inbound flow and when it was last heard from.
+ * Its state changes only through these methods.
  */
-export class Connection {
+export class Connection implements AwarenessOwner {
   /** Short id for log lines; unique within the process. */
   readonly id = nextConnectionId++
   readonly openedAt = Date.now()
-  /** Last time anything (a message or a pong) arrived; drives the liveness sweep. */
-  lastSeen = Date.now()
-  /** Awareness client IDs this connection introduced; only it may change or remove them. */
+  readonly docName: string
+  readonly remoteAddress: string
+  /** Awareness client IDs this connection introduced; only it may change or remove them (RoomAwareness). */
   readonly clientIds = new Set<number>()
-  /** Capabilities announced in `Hello`; empty for stock y-websocket clients. */
-  capabilities: ReadonlySet<string> = new Set()
-  /** Sync step 2 and update messages received so far; the numbering of save acknowledgements ([SA1]). */
-  docMessages = 0
-  private savedTarget = 0
-  private savedSent = 0
-  private ackScheduled = false
-  closed = false
-  /** What the connection may do; read-only connections' updates are dropped ([AU3]). */
-  access: Access = 'write'
-  /** Who this is, from the auth hook, for log lines. */
-  user: string | undefined
-  /** When the connection's credentials expire (ms since the epoch). */
-  expiresAt: number | undefined
-  /**
-   * Awareness messages the server sent this connection that it may send back for free while they change nothing:
-   * y-websocket clients echo every awareness change they apply ([LM2]).
-   */
-  echoCredit = 0
-  /** Updates dropped because the connection may only read. */
-  droppedUpdates = 0
-  private readonly messageBudget: TokenBucket
-  private readonly byteBudget: TokenBucket
+  private readonly channel: Channel
+  private readonly observer: SyncObserver
+  private readonly inbound: InboundFlow
+  private readonly acks: SaveAcks
+  private lastSeenAt = Date.now()
+  private capabilitySet: ReadonlySet<string> = new Set()
+  private accessGranted: Access = 'write'
+  private userName: string | undefined
+  private expiry: number | undefined
+  private isClosed = false
+  private echoes = 0
+  private dropped = 0
+  /** Bytes queued for sending at the last look, and since when they have been over the bound. */
+  private queuedAtLastLook = 0
+  private queueOverSince: number | null = null
+  private resolveClosed: () => void = () => undefined
+  /** Resolves when the channel has closed (the closing handshake ended, or the transport dropped). */
+  readonly whenClosed = new Promise<void>((resolve) => {
+    this.resolveClosed = resolve
+  })
 
-  constructor(
-    readonly ws: WebSocket,
-    readonly docName: string,
-    readonly remoteAddress: string,
-    limits: Limits = defaultLimits,
-    private readonly observer: SyncObserver = {},
-  ) {
-    const now = Date.now()
-    this.messageBudget = new TokenBucket(limits.messagesPerSecond, limits.messageBurst, now)
-    this.byteBudget = new TokenBucket(limits.bytesPerSecond, limits.byteBurst, now)
+  constructor(init: ConnectionInit) {
+    const limits = init.limits ?? defaultLimits
+    this.channel = init.channel
+    this.docName = init.docName
+    this.remoteAddress = init.remoteAddress
+    this.observer = init.observer ?? {}
+    this.inbound = new InboundFlow(init.channel, limits, init.sink, this.openedAt)
+    this.acks = new SaveAcks((count) => this.send(encodeSaved(count)))
   }
 
-  /** Charges one received message against the connection's rate limits; false once it exceeds them ([LM2]). */
-  withinRate(bytes: number, now: number, messages = 1): boolean {
-    return this.messageBudget.take(messages, now) && this.byteBudget.take(bytes, now)
+  get closed(): boolean {
+    return this.isClosed
+  }
+
+  /** Last time anything arrived from the client (a message, a pong), or its send queue drained. */
+  get lastSeen(): number {
+    return this.lastSeenAt
+  }
+
+  get access(): Access {
+    return this.accessGranted
+  }
+
+  /** Who this is, from the auth hook, for log lines and presence ownership. */
+  get user(): string | undefined {
+    return this.userName
+  }
+
+  /** When the credentials expire (ms since the epoch), if they do. */
+  get expiresAt(): number | undefined {
+    return this.expiry
+  }
+
+  /** Capabilities announced in `Hello`; empty for stock y-websocket clients. */
+  get capabilities(): ReadonlySet<string> {
+    return this.capabilitySet
+  }
+
+  get wantsSaveAck(): boolean {
+    return this.capabilitySet.has(Capability.SaveAck)
+  }
+
+  /** Updates dropped because the connection may only read ([AU3]). */
+  get droppedUpdates(): number {
+    return this.dropped
+  }
+
+  /** Awareness echoes the connection may still send for free ([LM2]). */
+  get echoCredit(): number {
+    return this.echoes
+  }
+
+  /** A message or a pong arrived from the channel. */
+  heard(now = Date.now()): void {
+    this.lastSeenAt = now
+  }
+
+  /** Takes a message from the channel; it is handled in order once admitted and within its limits. */
+  receive(data: Uint8Array | null, bytes: number): void {
+    this.lastSeenAt = Date.now()
+    if (!this.isClosed) this.inbound.push(data, bytes)
+  }
+
+  /** The auth hook's grant; the connection's waiting messages are handled from now on. */
+  admit(grant?: Extract<AuthResult, { ok: true }>): void {
+    if (grant) {
+      this.accessGranted = grant.access
+      this.userName = grant.user
+      this.expiry = grant.expiresAt
+    }
+    this.inbound.admit()
+  }
+
+  /** Whether the credentials have expired at `now` ([AU4]). */
+  credentialsExpired(now: number): boolean {
+    return this.expiry !== undefined && now >= this.expiry
+  }
+
+  /** Records the capabilities of the client's `Hello` ([EX1]). */
+  announce(capabilities: readonly string[]): void {
+    this.capabilitySet = new Set(capabilities)
+  }
+
+  /** Charges handled messages against the budget ([LM2]). */
+  chargeMessages(count: number): void {
+    this.inbound.chargeMessages(count)
+  }
+
+  /** Numbers the next document message (sync step 2 or update) for save acknowledgements ([SA1]). */
+  nextDocMessage(): number {
+    return this.acks.next()
+  }
+
+  /** Counts an update dropped from a read-only connection and returns how many were dropped so far. */
+  countDroppedUpdate(): number {
+    return ++this.dropped
   }
 
   /** The server sent an awareness message this connection may echo; echoes left are capped at `max`. */
   grantEcho(max: number): void {
-    this.echoCredit = Math.min(this.echoCredit + 1, max)
+    this.echoes = Math.min(this.echoes + 1, max)
   }
 
   /** Uses up one echo; false when none is left. */
   takeEcho(): boolean {
-    if (this.echoCredit === 0) return false
-    this.echoCredit--
+    if (this.echoes === 0) return false
+    this.echoes--
     return true
   }
 
-  get wantsSaveAck(): boolean {
-    return this.capabilities.has(Capability.SaveAck)
-  }
-
-  /** Sends a binary message unless the socket is closing. Sending never throws into the room. */
+  /** Sends a binary message unless the connection is closing. Sending never throws into the room. */
   send(message: Uint8Array): void {
     if (!this.sendUncounted(message)) return
     this.observer.messagesSent?.(kindOfEncoded(message), message.length, 1)
@@ -84,34 +172,74 @@ export class Connection {
 
   /** Sends without telling the observer; for broadcasts, which count their copies once. */
   sendUncounted(message: Uint8Array): boolean {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return false
-    this.ws.send(message, { binary: true })
+    if (this.isClosed || !this.channel.isOpen) return false
+    this.channel.send(message)
     return true
   }
 
-  /**
-   * Records that the first `count` document messages are stored and sends one `Saved` for everything that
-   * became durable in the same write (acknowledgements of one batch resolve together).
-   */
-  acknowledgeSaved(count: number): void {
-    if (count <= this.savedTarget) return
-    this.savedTarget = count
-    if (this.ackScheduled) return
-    this.ackScheduled = true
-    queueMicrotask(() => {
-      this.ackScheduled = false
-      if (this.savedTarget > this.savedSent) {
-        this.savedSent = this.savedTarget
-        this.send(encodeSaved(this.savedSent))
-      }
-    })
+  /** Bytes waiting to be sent to the client. */
+  get queuedBytes(): number {
+    return this.channel.queuedBytes
   }
 
-  /** Closes with a code; the room forgets the connection at once rather than when the close handshake ends. */
+  /** The first `count` document messages are stored; sends `Saved` once per write ([SA1]). */
+  acknowledgeSaved(count: number): void {
+    if (this.wantsSaveAck) this.acks.stored(count)
+  }
+
+  /** Document message `seq` was not stored (its dependencies are missing, [SY4]): acknowledgements stop below it. */
+  holdSaveAcks(seq: number): void {
+    this.acks.hold(seq)
+  }
+
+  /** Document message `seq`, a sync step 2, was applied: once stored, it ends a hold ([SY4]). */
+  syncStep2Applied(seq: number): void {
+    this.acks.answeredBy(seq)
+  }
+
+  /**
+   * Looks at the send queue ([LM6]): a queue that shrank since the last look is a sign of life (the client reads,
+   * slowly), and one that stayed over `maxQueuedBytes` for longer than `stallMs` means the client does not read.
+   * Returns whether it stalled.
+   */
+  sendQueueStalled(now: number, maxQueuedBytes: number, stallMs: number): boolean {
+    const queued = this.channel.queuedBytes
+    if (queued < this.queuedAtLastLook) this.lastSeenAt = now
+    this.queuedAtLastLook = queued
+    if (queued <= maxQueuedBytes) {
+      this.queueOverSince = null
+      return false
+    }
+    this.queueOverSince ??= now
+    return now - this.queueOverSince > stallMs
+  }
+
+  /** Sends a liveness probe (a WebSocket ping frame). */
+  probe(): void {
+    this.channel.probe()
+  }
+
+  /** Closes with a code the client can read; the room forgets the connection at once, not after the handshake. */
   close(code: number, reason: string): void {
-    if (this.closed) return
-    this.closed = true
-    // Close reasons are limited to 123 bytes by the WebSocket protocol.
-    this.ws.close(code, reason.slice(0, 120))
+    if (this.isClosed) return
+    this.markClosed()
+    this.channel.close(code, reason)
+  }
+
+  /** Drops the connection without a closing handshake (it is dead or does not read). */
+  terminate(): void {
+    this.markClosed()
+    this.channel.terminate()
+  }
+
+  /** The channel has closed, whichever side closed it. */
+  channelClosed(): void {
+    this.markClosed()
+    this.resolveClosed()
+  }
+
+  private markClosed(): void {
+    this.isClosed = true
+    this.inbound.stop()
   }
 }

@@ -2,7 +2,7 @@ import { MessageType, SyncMessageType } from '@collab/protocol'
 import type { Access } from './auth.js'
 
 /** Why a connection was refused before it reached a document. */
-export type RefusalReason = 'auth' | 'name' | 'origin' | 'address' | 'shutdown' | 'auth-error'
+export type RefusalReason = 'auth' | 'name' | 'origin' | 'address' | 'shutdown' | 'auth-error' | 'auth-timeout'
 
 /**
  * Hooks for metrics. Every hook is optional; the ones marked "per message" run on the hot path and must be cheap
@@ -23,7 +23,29 @@ export interface SyncObserver {
   compacted?(ms: number, bytes: number): void
   /** An update from a read-only connection was dropped. */
   updateDropped?(): void
+  /**
+   * An update was not applied: `invalid` (the connection is closed), `missing` (its dependencies are missing; the
+   * sender is asked for them, [SY4]) or `deleted` (content of a deleted document, [DL2]).
+   */
+  updateRefused?(kind: 'invalid' | 'missing' | 'deleted'): void
+  /** A hook, or the handling of one message, threw; `where` names it. The server carried on. */
+  hookFailed?(where: string): void
 }
+
+/** Every hook of {@link SyncObserver}, so that each can be run inside the exception sink. */
+export const observerHooks = [
+  'connectionOpened',
+  'connectionClosed',
+  'connectionRefused',
+  'messageReceived',
+  'messagesSent',
+  'roomLoaded',
+  'roomUnloaded',
+  'compacted',
+  'updateDropped',
+  'updateRefused',
+  'hookFailed',
+] as const satisfies ReadonlyArray<keyof SyncObserver>
 
 const syncKinds = ['sync-step-1', 'sync-step-2', 'sync-update']
 const kinds: Record<number, string> = {

@@ -1,3 +1,4 @@
+import type { BlockList } from 'node:net'
 import type { DocStore } from '@collab/storage'
 import type { Logger } from 'pino'
 import type { Authenticate } from './auth.js'
@@ -24,11 +25,18 @@ export interface SyncServerOptions {
   authenticate?: Authenticate
   /**
    * Origins (`https://app.example.com`) browsers may connect from; upgrades from other origins get HTTP 403.
-   * Requests without an Origin header (non-browser clients) are not affected. Default: any origin.
+   * Requests without an Origin header (non-browser clients) are not affected. Default: the server's own origin
+   * (the `Host` of the request) and loopback origins only ([OR1]).
    */
   allowedOrigins?: readonly string[]
-  /** Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy). Default false. */
-  trustProxy?: boolean
+  /**
+   * Addresses or CIDR ranges of the reverse proxies in front of the server. A request whose peer is one of them is
+   * attributed to the rightmost `X-Forwarded-For` entry that is not; any other request to its peer address, so a
+   * client that reaches the port directly cannot forge its address ([PX1]). Default: none trusted.
+   */
+  trustedProxies?: readonly string[]
+  /** How long the `authenticate` hook may take before the connection is closed with 4503. Default 10,000 ms. */
+  authTimeoutMs?: number
   limits?: Partial<Limits>
   /** Hooks for metrics (connections, messages, rooms, compactions). */
   observer?: SyncObserver
@@ -51,7 +59,8 @@ export interface ResolvedSyncServerOptions {
   logger: Logger
   authenticate: Authenticate | null
   allowedOrigins: ReadonlySet<string> | null
-  trustProxy: boolean
+  trustedProxies: BlockList | null
+  authTimeoutMs: number
   limits: Limits
   observer: SyncObserver
   pingIntervalMs: number
@@ -63,4 +72,5 @@ export const syncServerDefaults = {
   pingIntervalMs: 2_500,
   connectionTimeoutMs: 6_000,
   roomGraceMs: 10_000,
+  authTimeoutMs: 10_000,
 } as const

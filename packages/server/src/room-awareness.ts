@@ -19,7 +19,16 @@ interface ClientPresence {
   owner: AwarenessOwner | null
   /** The user who introduced the client ID, if authenticated; kept after its owner left ([AW2]). */
   user: string | undefined
+  /** When the client left (ms since the epoch); departed clients are forgotten after a grace period ([AW6]). */
+  leftAt?: number
 }
+
+/**
+ * How long a departed client's clock (and user) is remembered ([AW6]): long enough that a late message cannot bring
+ * it back (y-protocols clients drop states not renewed for 30 s), short enough that a long-lived room's table does not
+ * grow with every visitor it ever had.
+ */
+export const departedClientGraceMs = 60_000
 
 /** What an owner's entries or departure changed: everything to relay, and which entries changed hands. */
 export interface AwarenessChange {
@@ -97,7 +106,13 @@ export class RoomAwareness {
           handedOver.push(claimed)
           continue
         }
-        this.clients.set(entry.clientID, { clock: entry.clock, state: null, owner: null, user: known?.user })
+        this.clients.set(entry.clientID, {
+          clock: entry.clock,
+          state: null,
+          owner: null,
+          user: known?.user,
+          leftAt: Date.now(),
+        })
       } else {
         this.clients.set(entry.clientID, { clock: entry.clock, state: entry.state, owner, user: owner.user })
         owner.clientIds.add(entry.clientID)
@@ -150,7 +165,7 @@ export class RoomAwareness {
         handedOver.push(claimed)
         continue
       }
-      this.clients.set(clientID, { clock: known.clock, state: null, owner: null, user: known.user })
+      this.clients.set(clientID, { clock: known.clock, state: null, owner: null, user: known.user, leftAt: Date.now() })
       changes.push({ clientID, clock: known.clock, state: null })
     }
     owner.clientIds.clear()
@@ -183,6 +198,20 @@ export class RoomAwareness {
       present.push({ clientID, clock: known.clock, state: known.state })
     }
     return present.length === 0 ? null : encodeAwarenessEntries(present)
+  }
+
+  /** Forgets clients that left more than `graceMs` before `now` ([AW6]). */
+  forgetDeparted(now: number, graceMs = departedClientGraceMs): void {
+    for (const [clientID, known] of this.clients) {
+      if (known.state === null && known.leftAt !== undefined && now - known.leftAt > graceMs) {
+        this.clients.delete(clientID)
+      }
+    }
+  }
+
+  /** Clients remembered, present or departed within the grace period. */
+  get remembered(): number {
+    return this.clients.size
   }
 
   /** Number of clients currently present. */

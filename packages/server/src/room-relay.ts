@@ -1,6 +1,7 @@
 import { type AwarenessEntry, decodeAwarenessEntries, encodeAwareness, encodeAwarenessEntries } from '@collab/protocol'
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
+import { type ExceptionSink, guarded } from './exception-sink.js'
 import type { DocRelay, RelayMembership, RelayPeer } from './relay.js'
 import type { AwarenessChange, AwarenessOwner, RoomAwareness } from './room-awareness.js'
 
@@ -33,6 +34,16 @@ export interface RelayedRoom {
   loadStored(): Promise<Uint8Array[]>
   /** Another instance deleted the document. */
   deleted(): void
+  /** Where a relay implementation that throws is reported (it is user-supplied code, like every hook). */
+  readonly sink: ExceptionSink
+}
+
+/** A membership that does nothing: what a room has when its relay failed to join. */
+const noMembership: RelayMembership = {
+  ready: Promise.resolve(),
+  publishUpdate: () => undefined,
+  publishAwareness: () => undefined,
+  leave: () => undefined,
 }
 
 /**
@@ -53,7 +64,7 @@ export class RoomRelay implements RelayPeer {
     private readonly room: RelayedRoom,
     relay: DocRelay,
   ) {
-    this.membership = relay.join(room.name, this)
+    this.membership = guarded(room.sink, 'relay.join', () => relay.join(room.name, this), noMembership)
   }
 
   /** Resolves once the room may load from the store without missing another instance's update. */
@@ -62,11 +73,11 @@ export class RoomRelay implements RelayPeer {
   }
 
   publishUpdate(update: Uint8Array): void {
-    this.membership.publishUpdate(update)
+    guarded(this.room.sink, 'relay.publishUpdate', () => this.membership.publishUpdate(update), undefined)
   }
 
   publishAwareness(update: Uint8Array): void {
-    this.membership.publishAwareness(update)
+    guarded(this.room.sink, 'relay.publishAwareness', () => this.membership.publishAwareness(update), undefined)
   }
 
   /** Applies the updates that arrived while the document was loading; the room is ready and subscribed. */
@@ -80,7 +91,7 @@ export class RoomRelay implements RelayPeer {
     if (this.left) return
     this.left = true
     this.early = []
-    this.membership.leave()
+    guarded(this.room.sink, 'relay.leave', () => this.membership.leave(), undefined)
   }
 
   update(update: Uint8Array): void {
@@ -135,7 +146,7 @@ export class RoomRelay implements RelayPeer {
   private announce(change: AwarenessChange): void {
     // Before the room is loaded nobody has been greeted; the greeting will carry the present states.
     if (change.relay && this.room.isReady()) this.room.broadcast(encodeAwareness(change.relay))
-    if (change.handedOver.length > 0) this.membership.publishAwareness(encodeAwarenessEntries(change.handedOver))
+    if (change.handedOver.length > 0) this.publishAwareness(encodeAwarenessEntries(change.handedOver))
   }
 
   resync(reason: string): void {

@@ -174,7 +174,7 @@ describe('[AU1] authentication before anything is handled', () => {
       const client = await RawClient.connect(`${server.url}/doc?token=t`, teardown)
       expect(await client.waitForClose()).toBe(CloseCode.RetryLater)
       expect(client.received).toEqual([])
-      const failures = lines.filter((line) => line.msg === 'the authenticate hook failed')
+      const failures = lines.filter((line) => line.msg === 'failure in authenticate')
       expect(failures).toHaveLength(1)
       expect(failures[0]).toMatchObject({ level: 50, err: 'verifier down' })
       await waitFor(() => server.sync.connectionCount === 0, 5_000, 'the connection to be forgotten')

@@ -1,6 +1,7 @@
 import { CloseCode } from '@collab/protocol'
 import { MemoryDocStore } from '@collab/storage'
 import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
 import type { SyncObserver } from '../src/index.js'
 import {
   openLevelStore,
@@ -81,6 +82,78 @@ describe('document API of the engine', () => {
     expect(await store.load('gone')).toEqual([])
     expect(await server.sync.getDocument('gone')).toBeNull()
     expect(await server.sync.deleteDocument('gone')).toBe(false)
+  })
+
+  it('[PR2] an update refused by admission is an UpdateRefusedError and leaves no document behind', async () => {
+    const server = await startTestServer({ store: new MemoryDocStore() }, teardown)
+    const source = new UpdateSource(teardown)
+    source.type('first')
+    const dependent = source.type(' second')
+    // Depends on content the server never had: refused, and nothing is created for it ([SY4]).
+    await expect(server.sync.applyUpdate('orphan', dependent)).rejects.toMatchObject({
+      name: 'UpdateRefusedError',
+      refusal: { kind: 'missing' },
+    })
+    expect(await server.sync.getDocument('orphan')).toBeNull()
+    await expect(server.sync.applyUpdate('junk', new Uint8Array([1, 2, 3]))).rejects.toMatchObject({
+      name: 'UpdateRefusedError',
+      refusal: { kind: 'invalid' },
+    })
+    // The room loaded to find the dependency missing goes after its grace period, and nothing was stored.
+    await waitFor(() => server.sync.roomCount === 0, 5_000, 'the room to unload')
+    expect(await server.sync.getDocument('orphan')).toBeNull()
+  })
+
+  it('[DL1] [DL2] a deleted document stays deleted: a client holding it gets 4404 "deleted", a new one starts empty', async () => {
+    const dir = tempDir(teardown)
+    const store = await openLevelStore(dir, teardown)
+    const server = await startTestServer({ store }, teardown)
+    const holder = stockClient(server.url, 'doomed', teardown)
+    await synced(holder)
+    holder.text.insert(0, 'content that was deleted')
+    await waitFor(() => roomText(server, 'doomed') === 'content that was deleted', 5_000, 'the text')
+    const closes: Array<{ code: number; reason: string }> = []
+    holder.provider.on('connection-close', (event) =>
+      closes.push({ code: event?.code ?? -1, reason: event?.reason ?? '' }),
+    )
+    // Offline while the document is deleted, then back with its copy: its sync step 1 shows it holds deleted content.
+    holder.provider.disconnect()
+    expect(await server.sync.deleteDocument('doomed')).toBe(true)
+    holder.provider.connect()
+    await waitFor(() => closes.some((close) => close.reason === 'deleted'), 5_000, 'the reconnect to be refused')
+    expect(closes.find((close) => close.reason === 'deleted')?.code).toBe(CloseCode.UnknownDocument)
+    holder.destroy()
+    expect(await server.sync.getDocument('doomed')).toBeNull()
+    // Its content sent as an update (through the HTTP API, say) is refused too.
+    await expect(server.sync.applyUpdate('doomed', Y.encodeStateAsUpdate(holder.doc))).rejects.toMatchObject({
+      refusal: { kind: 'deleted' },
+    })
+    const fresh = stockClient(server.url, 'doomed', teardown)
+    await synced(fresh)
+    expect(fresh.text.toString()).toBe('')
+    fresh.text.insert(0, 'a new beginning')
+    await waitFor(() => roomText(server, 'doomed') === 'a new beginning', 5_000, 'the new text')
+  })
+
+  it('[DL1] a join racing a delete never brings the content back', async () => {
+    const store = new MemoryDocStore()
+    const server = await startTestServer({ store }, teardown)
+    for (let trial = 0; trial < 10; trial++) {
+      const name = `race-${trial}`
+      const writer = stockClient(server.url, name, teardown)
+      await synced(writer)
+      writer.text.insert(0, `trial ${trial}`)
+      await waitFor(() => roomText(server, name) === `trial ${trial}`, 5_000, 'the text')
+      // A second copy of the document joins at the moment of the delete.
+      const joiner = stockClient(server.url, name, teardown, { connect: false })
+      Y.applyUpdate(joiner.doc, Y.encodeStateAsUpdate(writer.doc))
+      joiner.provider.connect()
+      await server.sync.deleteDocument(name)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(await server.sync.getDocument(name), `trial ${trial}`).toBeNull()
+      writer.destroy()
+      joiner.destroy()
+    }
   })
 })
 

@@ -37,11 +37,12 @@ import {
  *
  * 1. The sender ends exactly as predicted: a frame over `maxMessageBytes` closes it with 1009; a text frame, a
  *    frame the decoder refuses, an awareness message over `maxAwarenessBytes` or an update Yjs cannot read or apply
- *    closes it with 4400; more messages than the burst closes it with 4429; anything else leaves it open (its ping
- *    is answered). Every case must settle within 3 s: nothing hangs.
+ *    closes it with 4400; anything else leaves it open (its ping is answered), also more messages than the burst,
+ *    which are slowed down, not cut off ([LM2]). Every case must settle within 3 s: nothing hangs.
  * 2. The document is the model: the document before the case plus, for each update the server must accept, what
  *    that update adds (`Y.diffUpdate` against the document's state vector, which is what any replica keeps of it).
- *    So refused updates leave no trace, not even in part.
+ *    So refused updates leave no trace, not even in part, and neither do updates whose dependencies the document
+ *    lacks (Yjs would hold them pending): the server asks for what is missing instead ([SY4]).
  * 3. After a change, the room's document read back from its own encoding (what is stored, what a new client
  *    receives) equals the live one.
  * 4. Only the sender is closed: the server is back to the bystander's one connection, the bystander never lost it,
@@ -50,12 +51,19 @@ import {
  * At the end: the bystander's presence survived every attempt to overwrite or remove it and nobody else's is left;
  * a new client syncs the model's text; the document reloaded from LevelDB equals the model.
  *
- * The seed is fixed for reproducible CI; FUZZ_SEED and FUZZ_RUNS explore further. A failure prints the seed and
+ * The seeds are fixed for reproducible CI: the default one, plus 1 and 19 at 3,000 cases, which found updates Yjs
+ * holds as pending and a struct that refers to its own client's later content ([SY4], [PR2]); FUZZ_SEED and
+ * FUZZ_RUNS explore further. A failure prints the seed and
  * the case (no shrinking: the document has moved on by then, so a smaller case would not mean the same).
  */
 
-const seed = Number(process.env.FUZZ_SEED ?? 0x5eed)
-const numRuns = Number(process.env.FUZZ_RUNS ?? 1_000)
+const runs: Array<{ seed: number; numRuns: number }> = process.env.FUZZ_SEED
+  ? [{ seed: Number(process.env.FUZZ_SEED), numRuns: Number(process.env.FUZZ_RUNS ?? 1_000) }]
+  : [
+      { seed: 0x5eed, numRuns: 1_000 },
+      { seed: 1, numRuns: 3_000 },
+      { seed: 19, numRuns: 3_000 },
+    ]
 
 const limits: Partial<Limits> = {
   maxMessageBytes: 4_096,
@@ -463,7 +471,7 @@ function framesOf(testCase: Case, world: World): Array<Uint8Array | string> {
 
 // ---- What the server must do ----------------------------------------------------------------------------------
 
-type Outcome = { closes: number } | { closes: null } | { closes: 'maybe-4429' }
+type Outcome = { closes: number } | { closes: null }
 
 function cloneDoc(doc: Y.Doc): Y.Doc {
   const copy = new Y.Doc()
@@ -475,9 +483,10 @@ function cloneDoc(doc: Y.Doc): Y.Doc {
  * What the document must become with an update: everything it had, plus what the update adds that it lacks (the
  * update cut down to what is missing from the document's state vector, which is also what every other replica
  * keeps of it). `null` when Yjs cannot read or apply the update: the sender must be closed and the document stays
- * as it was ([PR2]).
+ * as it was ([PR2]). `'missing'` when Yjs would keep some of it pending for content the document lacks: the server
+ * leaves the document as it was and asks the sender for what is missing ([SY4]).
  */
-function withUpdate(model: Y.Doc, update: Uint8Array): Y.Doc | null {
+function withUpdate(model: Y.Doc, update: Uint8Array): Y.Doc | null | 'missing' {
   const next = cloneDoc(model)
   try {
     // Yjs fails on an empty delete range only when it points past what the document has, and only after it
@@ -486,7 +495,19 @@ function withUpdate(model: Y.Doc, update: Uint8Array): Y.Doc | null {
     for (const ranges of ds.clients.values()) {
       if (ranges.some((range) => range.len === 0)) throw new RangeError('empty delete range')
     }
+    // Yjs must be able to apply the update as it was sent (the part the document already has included), not only
+    // what is left of it once cut down: a struct that fails halfway through would leave the other half in place.
+    const asSent = cloneDoc(model)
+    try {
+      Y.applyUpdate(asSent, update)
+    } finally {
+      asSent.destroy()
+    }
     Y.applyUpdate(next, Y.diffUpdate(update, Y.encodeStateVector(next)))
+    if (next.store.pendingStructs !== null || next.store.pendingDs !== null) {
+      next.destroy()
+      return 'missing'
+    }
     return next
   } catch {
     next.destroy()
@@ -512,17 +533,14 @@ function predict(frames: Array<Uint8Array | string>, world: World): Outcome {
     if (message.type === 'sync-step-2' || message.type === 'sync-update') {
       const next = withUpdate(world.model, message.update)
       if (!next) return { closes: CloseCode.BadMessage }
+      if (next === 'missing') continue
       world.model.destroy()
       world.model = next
       world.changed = true
     }
   }
-  // Plus the closing ping. The bucket refills by one message per ms: a burst that the server takes a while to
-  // read may get a little more than the burst through, never 140 more.
-  const sent = frames.length + 1
-  if (sent <= limits.messageBurst!) return { closes: null }
-  if (sent <= limits.messageBurst! + 140) return { closes: 'maybe-4429' }
-  return { closes: CloseCode.RateLimited }
+  // Beyond the burst, messages wait for the budget to refill: slowed, never closed.
+  return { closes: null }
 }
 
 /** The pongs a connection that is not closed gets: one per ping among the frames, and one for the closing ping. */
@@ -544,118 +562,121 @@ function describeDoc(doc: Y.Doc) {
   }
 }
 
-describe('[PR1] [PR2] [LM2] [LM4] [CN3] [AW2] the server under fuzzing', () => {
-  it(`hostile connections are closed alone, never corrupt the document and never hang (${numRuns} cases)`, {
-    timeout: 30_000 + numRuns * 30,
-  }, async () => {
-    const path = tempDir(teardown)
-    const store = await openLevelStore(path, teardown)
-    const server = await startTestServer({ store, limits, roomGraceMs: 60_000 }, teardown)
-    const bystander = stockClient(server.url, docName, teardown, { clientID: 1_000_001 })
-    bystander.provider.awareness.setLocalStateField('user', 'bystander')
-    // Cases that write with the bystander's client ID make Yjs give its document a new one; y-websocket then
-    // announces its departure under that new ID, which its awareness does not know, and throws. Not the server's
-    // doing: the ID goes back before the provider is destroyed.
-    teardown.defer(() => {
-      bystander.doc.clientID = bystander.provider.awareness.clientID
-    })
-    const bystanderCloses: number[] = []
-    bystander.provider.on('connection-close', (event) => bystanderCloses.push(event?.code ?? -1))
-    await synced(bystander)
-    bystander.text.insert(0, 'The bystander wrote this before the fuzzing began.')
-    const room = server.sync.getRoom(docName)!
-    await until(
-      () => room.doc.getText('codemirror').length > 0,
-      () => 'the first text',
-    )
-    const world: World = { model: cloneDoc(room.doc), bystanderId: bystander.doc.clientID, changed: false }
-    teardown.defer(() => world.model.destroy())
-    const outcomes = new Map<string, number>()
+describe('[PR1] [PR2] [LM2] [LM4] [CN3] [AW2] [SY4] the server under fuzzing', () => {
+  it.each(runs)(
+    'hostile connections are closed alone, never corrupt the document and never hang (seed $seed, $numRuns cases)',
+    {
+      timeout: 30_000 + 3_000 * 30,
+    },
+    async ({ seed, numRuns }) => {
+      const path = tempDir(teardown)
+      const store = await openLevelStore(path, teardown)
+      const server = await startTestServer({ store, limits, roomGraceMs: 60_000 }, teardown)
+      const bystander = stockClient(server.url, docName, teardown, { clientID: 1_000_001 })
+      bystander.provider.awareness.setLocalStateField('user', 'bystander')
+      // Cases that write with the bystander's client ID make Yjs give its document a new one; y-websocket then
+      // announces its departure under that new ID, which its awareness does not know, and throws. Not the server's
+      // doing: the ID goes back before the provider is destroyed.
+      teardown.defer(() => {
+        bystander.doc.clientID = bystander.provider.awareness.clientID
+      })
+      const bystanderCloses: number[] = []
+      bystander.provider.on('connection-close', (event) => bystanderCloses.push(event?.code ?? -1))
+      await synced(bystander)
+      bystander.text.insert(0, 'The bystander wrote this before the fuzzing began.')
+      const room = server.sync.getRoom(docName)!
+      await until(
+        () => room.doc.getText('codemirror').length > 0,
+        () => 'the first text',
+      )
+      const world: World = { model: cloneDoc(room.doc), bystanderId: bystander.doc.clientID, changed: false }
+      teardown.defer(() => world.model.destroy())
+      const outcomes = new Map<string, number>()
 
-    await fc.assert(
-      fc.asyncProperty(hostileCase, async (testCase) => {
-        world.changed = false
-        const frames = framesOf(testCase, world)
-        const pongs = pongsIfOpen(frames)
-        const outcome = predict(frames, world)
-        const client = await RawClient.connect(`${server.url}/${docName}`, teardown)
-        try {
-          for (const frame of frames) client.send(frame)
-          client.send(encodePing())
+      await fc.assert(
+        fc.asyncProperty(hostileCase, async (testCase) => {
+          world.changed = false
+          const frames = framesOf(testCase, world)
+          const pongs = pongsIfOpen(frames)
+          const outcome = predict(frames, world)
+          const client = await RawClient.connect(`${server.url}/${docName}`, teardown)
+          try {
+            for (const frame of frames) client.send(frame)
+            client.send(encodePing())
+            await until(
+              // A connection the server wrongly leaves open answers the closing ping, so this never waits in vain.
+              () => client.closeEvent !== null || client.messagesOf('pong').length >= pongs,
+              () => `the server to answer or close (expected ${JSON.stringify(outcome)})`,
+            )
+            const closed = client.closeEvent?.code ?? null
+            expect(closed).toBe(outcome.closes)
+            outcomes.set(String(closed ?? 'open'), (outcomes.get(String(closed ?? 'open')) ?? 0) + 1)
+          } finally {
+            client.ws.terminate()
+          }
           await until(
-            // A connection the server wrongly leaves open answers the closing ping, so this never waits in vain.
-            () => client.closeEvent !== null || client.messagesOf('pong').length >= pongs,
-            () => `the server to answer or close (expected ${JSON.stringify(outcome)})`,
+            () => server.sync.connectionCount === 1,
+            () => `the server to forget the case's connection (${server.sync.connectionCount} open)`,
           )
-          const closed = client.closeEvent?.code ?? null
-          if (outcome.closes === 'maybe-4429') expect([null, CloseCode.RateLimited]).toContain(closed)
-          else expect(closed).toBe(outcome.closes)
-          outcomes.set(String(closed ?? 'open'), (outcomes.get(String(closed ?? 'open')) ?? 0) + 1)
-        } finally {
-          client.ws.terminate()
-        }
-        await until(
-          () => server.sync.connectionCount === 1,
-          () => `the server to forget the case's connection (${server.sync.connectionCount} open)`,
-        )
-        if (world.changed) {
-          // What the room holds is what it stores and what a new client gets: its own encoding reads the same.
-          const reread = cloneDoc(room.doc)
-          expect(describeDoc(reread), "the room's document read back from its own encoding").toEqual(
-            describeDoc(room.doc),
+          if (world.changed) {
+            // What the room holds is what it stores and what a new client gets: its own encoding reads the same.
+            const reread = cloneDoc(room.doc)
+            expect(describeDoc(reread), "the room's document read back from its own encoding").toEqual(
+              describeDoc(room.doc),
+            )
+            reread.destroy()
+          }
+          expect(describeDoc(room.doc), 'the room document').toEqual(describeDoc(world.model))
+          const text = world.model.getText('codemirror').toString()
+          await until(
+            () => bystander.text.toString() === text,
+            () => 'the bystander to have the same text as the room',
           )
-          reread.destroy()
-        }
-        expect(describeDoc(room.doc), 'the room document').toEqual(describeDoc(world.model))
-        const text = world.model.getText('codemirror').toString()
-        await until(
-          () => bystander.text.toString() === text,
-          () => 'the bystander to have the same text as the room',
-        )
-        expect(bystanderCloses).toEqual([])
-      }),
-      // Shrinking would replay cases against a document that has moved on; the failing case and seed are enough.
-      { seed, numRuns, endOnFailure: true },
-    )
+          expect(bystanderCloses).toEqual([])
+        }),
+        // Shrinking would replay cases against a document that has moved on; the failing case and seed are enough.
+        { seed, numRuns, endOnFailure: true },
+      )
 
-    // Every kind of ending happened, so the cases reached every path they were meant to.
-    expect([...outcomes.keys()].sort()).toEqual(['1009', '4400', '4429', 'open'])
+      // Every kind of ending happened, so the cases reached every path they were meant to.
+      expect([...outcomes.keys()].sort()).toEqual(['1009', '4400', 'open'])
 
-    // The bystander's presence survived every spoofing attempt, and everyone else's left with them.
-    const observer = await RawClient.connect(`${server.url}/${docName}`, teardown)
-    await until(
-      () => observer.messagesOf('awareness').length > 0,
-      () => 'the awareness greeting',
-    )
-    expect(entriesFor(observer, world.bystanderId).at(-1)?.state).toEqual({ user: 'bystander' })
-    expect(observer.messagesOf('awareness')[0]!.entries.map((entry) => entry.clientID)).toEqual([world.bystanderId])
-    expect([...bystander.provider.awareness.getStates().keys()]).toEqual([world.bystanderId])
+      // The bystander's presence survived every spoofing attempt, and everyone else's left with them.
+      const observer = await RawClient.connect(`${server.url}/${docName}`, teardown)
+      await until(
+        () => observer.messagesOf('awareness').length > 0,
+        () => 'the awareness greeting',
+      )
+      expect(entriesFor(observer, world.bystanderId).at(-1)?.state).toEqual({ user: 'bystander' })
+      expect(observer.messagesOf('awareness')[0]!.entries.map((entry) => entry.clientID)).toEqual([world.bystanderId])
+      expect([...bystander.provider.awareness.getStates().keys()]).toEqual([world.bystanderId])
 
-    // The server still serves: a new client syncs the model's text.
-    const expected = world.model.getText('codemirror').toString()
-    const later = stockClient(server.url, docName, teardown)
-    await synced(later)
-    expect(later.text.toString()).toBe(expected)
-    expect(bystanderCloses).toEqual([])
+      // The server still serves: a new client syncs the model's text.
+      const expected = world.model.getText('codemirror').toString()
+      const later = stockClient(server.url, docName, teardown)
+      await synced(later)
+      expect(later.text.toString()).toBe(expected)
+      expect(bystanderCloses).toEqual([])
 
-    // What is stored is the model too.
-    later.destroy()
-    bystander.doc.clientID = bystander.provider.awareness.clientID
-    bystander.destroy()
-    await server.close()
-    await store.close()
-    const reopened = await LevelDocStore.open({ path })
-    try {
-      const stored = await reopened.load(docName)
-      expect(textOfUpdates(...stored)).toBe(expected)
-      const reloaded = new Y.Doc()
-      for (const update of stored) Y.applyUpdate(reloaded, update)
-      expect(describeDoc(reloaded)).toEqual(describeDoc(world.model))
-      reloaded.destroy()
-    } finally {
-      await reopened.close()
-    }
-  })
+      // What is stored is the model too.
+      later.destroy()
+      bystander.doc.clientID = bystander.provider.awareness.clientID
+      bystander.destroy()
+      await server.close()
+      await store.close()
+      const reopened = await LevelDocStore.open({ path })
+      try {
+        const stored = await reopened.load(docName)
+        expect(textOfUpdates(...stored)).toBe(expected)
+        const reloaded = new Y.Doc()
+        for (const update of stored) Y.applyUpdate(reloaded, update)
+        expect(describeDoc(reloaded)).toEqual(describeDoc(world.model))
+        reloaded.destroy()
+      } finally {
+        await reopened.close()
+      }
+    },
+  )
 
   it('[PR2] found by the fuzzer: a reused client ID cannot make the live document differ from its stored form', async () => {
     const store = new MemoryDocStore()

@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer, request, type Server } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -327,6 +327,42 @@ export function upgradeStatus(url: string, options: ClientOptions = {}): Promise
       ws.terminate()
     })
     ws.once('error', reject)
+  })
+}
+
+/**
+ * Opens a WebSocket by hand and writes `messages` as binary frames in ONE write, so they reach the server in one
+ * socket read (a `ws` client writes each frame separately, and the kernel may split them between reads). Resolves
+ * with the raw socket once written; the caller ignores what the server sends on it.
+ */
+export function writeFramesAtOnce(url: string, messages: Uint8Array[], teardown: Teardown): Promise<Socket> {
+  const { hostname, port, pathname } = new URL(url.replace(/^ws/, 'http'))
+  return new Promise((resolve, reject) => {
+    const req = request({
+      hostname,
+      port,
+      path: pathname,
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': Buffer.from('sixteen byte key').toString('base64'),
+      },
+    })
+    req.on('upgrade', (_res, socket: Socket) => {
+      teardown.defer(() => socket.destroy())
+      const frames = messages.map((payload) => {
+        // Client frames must be masked; a mask of zeros leaves the payload as it is.
+        const header =
+          payload.length < 126
+            ? Buffer.from([0x82, 0x80 | payload.length])
+            : Buffer.from([0x82, 0x80 | 126, payload.length >> 8, payload.length & 0xff])
+        return Buffer.concat([header, Buffer.alloc(4), payload])
+      })
+      socket.write(Buffer.concat(frames), () => resolve(socket))
+    })
+    req.on('error', reject)
+    req.end()
   })
 }
 

@@ -1,11 +1,17 @@
 import { type AwarenessEntry, decodeAwarenessEntries, encodeAwarenessEntries } from '@collab/protocol'
 import { describe, expect, it } from 'vitest'
-import type { WebSocket } from 'ws'
+import type { Channel } from '../src/channel.js'
 import { Connection } from '../src/connection.js'
 import { RoomAwareness } from '../src/room-awareness.js'
 
-// RoomAwareness only reads the connection's identity and bookkeeping, never its socket.
-const connection = () => new Connection({} as WebSocket, 'doc', '127.0.0.1')
+// RoomAwareness only reads the connection's identity and bookkeeping, never its channel.
+const connection = () =>
+  new Connection({
+    channel: {} as Channel,
+    docName: 'doc',
+    remoteAddress: '127.0.0.1',
+    sink: { deliver: () => undefined, overBudgetTooLong: () => undefined },
+  })
 
 function apply(awareness: RoomAwareness, conn: Connection, entries: AwarenessEntry[]): AwarenessEntry[] {
   const relayed = awareness.apply(conn, entries, encodeAwarenessEntries(entries))
@@ -77,5 +83,25 @@ describe('RoomAwareness', () => {
     awareness.removeOwnedBy(fresh)
     const removal = decodeAwarenessEntries(awareness.removeOwnedBy(old) ?? new Uint8Array([0]))
     expect(removal).toEqual([{ clientID: 3, clock: 4, state: null }])
+  })
+
+  it('[AW6] forgets a departed client after the grace period, and only then', () => {
+    const awareness = new RoomAwareness()
+    const visitors = Array.from({ length: 50 }, () => connection())
+    visitors.forEach((visitor, index) => {
+      apply(awareness, visitor, [{ clientID: 100 + index, clock: 1, state: { index } }])
+      awareness.removeOwnedBy(visitor)
+    })
+    const present = connection()
+    apply(awareness, present, [{ clientID: 1, clock: 1, state: { here: true } }])
+    expect(awareness.remembered).toBe(51)
+    // Within the grace period an old message cannot bring a departed client back.
+    awareness.forgetDeparted(Date.now() + 1_000, 60_000)
+    expect(awareness.remembered).toBe(51)
+    expect(apply(awareness, connection(), [{ clientID: 100, clock: 1, state: { back: true } }])).toEqual([])
+    // After it, the table holds only who is present.
+    awareness.forgetDeparted(Date.now() + 61_000, 60_000)
+    expect(awareness.remembered).toBe(1)
+    expect(awareness.size).toBe(1)
   })
 })

@@ -29,6 +29,7 @@ import {
   textOfUpdates,
   UpdateSource,
   waitFor,
+  writeFramesAtOnce,
 } from './helpers.js'
 
 const teardown = new Teardown()
@@ -226,6 +227,31 @@ describe('sync', () => {
     expect(roomText(server, 'relay')).toBe('via step 2, via update')
     await store.flush()
     expect(textOfUpdates(...(await store.load('relay')))).toBe('via step 2, via update')
+  })
+})
+
+describe('[SU4] one transaction per read', () => {
+  it('[SU4] updates that arrive in one read are applied together: one relay and one stored record', async () => {
+    const store = new MemoryDocStore()
+    const server = await startTestServer({ store }, teardown)
+    const watcher = await RawClient.connect(`${server.url}/burst`, teardown)
+    await roundTrip(watcher)
+    const source = new UpdateSource(teardown)
+    let typed = ''
+    const updates: Uint8Array[] = []
+    for (let i = 0; i < 50; i++) {
+      const char = String.fromCharCode(97 + (i % 26))
+      typed += char
+      updates.push(encodeSyncUpdate(source.type(char)))
+    }
+    await writeFramesAtOnce(`${server.url}/burst`, updates, teardown)
+    await waitFor(() => roomText(server, 'burst') === typed, 5_000, 'every update')
+    await roundTrip(watcher)
+    // Applied one by one, these would be 50 relays and 50 records.
+    expect(watcher.messagesOf('sync-update')).toHaveLength(1)
+    expect(textOfUpdates(...watcher.messagesOf('sync-update').map((message) => message.update))).toBe(typed)
+    await store.flush()
+    expect(await store.load('burst')).toHaveLength(1)
   })
 })
 

@@ -1,0 +1,193 @@
+import type { Channel } from './channel.js'
+import type { Limits } from './limits.js'
+import { TokenBucket } from './rate-limiter.js'
+
+/** Why a connection's messages wait instead of being handled. */
+export type InboundHold = 'admission' | 'budget' | 'queue' | 'turn'
+
+/** What {@link InboundFlow} hands messages to, and tells when a connection abuses its budget. */
+export interface InboundSink {
+  /** Handles one message, in arrival order; `null` for a message that is not binary. */
+  deliver(data: Uint8Array | null, bytes: number): void
+  /** The connection was held back by its budget for longer than `limits.maxThrottledMs` in all ([LM2]). */
+  overBudgetTooLong(): void
+}
+
+/** How often a connection held back by its own send queue checks whether the queue drained. */
+const queuePollMs = 20
+/**
+ * Messages of one connection handled in one task before the others get a turn: one socket read can hold thousands
+ * of keystroke-sized messages, and handling them all at once would delay everyone else's by as long.
+ */
+const messagesPerTurn = 256
+/**
+ * A connection held back by its budget resumes once it has this long's worth of budget, rather than as soon as it is
+ * out of debt: woken up for every message, a flood at the rate limit would cost a timer, a transaction, a relayed
+ * message, a stored record and an acknowledgement per message ([SU4] batches only what is handled in one go).
+ */
+const resumeAfterMs = 20
+
+/**
+ * The inbound side of one connection: limits slow a connection down, they do not cut it off ([LM2], [LM6]).
+ * Messages are handled in arrival order, and wait in an inbox while
+ * - the connection is not admitted yet (the auth hook decides),
+ * - its message or byte budget is in debt (token buckets; a message is charged once read, so one large message
+ *   costs the time its bytes are worth afterwards),
+ * - or the bytes queued for sending to it are over `limits.maxQueuedBytes`: a client that does not read is not
+ *   answered further (the answers to its own requests would pile up in this process).
+ * While anything waits, the channel is not read, so TCP holds the client back; nothing it sent is lost or reordered.
+ */
+export class InboundFlow {
+  private inbox: Array<{ data: Uint8Array | null; bytes: number }> = []
+  /** Index of the next message to handle in {@link InboundFlow.inbox} (shifting one by one is quadratic). */
+  private head = 0
+  private hold: InboundHold | null = 'admission'
+  private paused = false
+  private timer: NodeJS.Timeout | null = null
+  private throttledSince = 0
+  /** Total time held back by the budget. */
+  private throttledMs = 0
+  private readonly messages: TokenBucket
+  private readonly byteBudget: TokenBucket
+  private stopped = false
+  /** Messages handled in the current task ({@link messagesPerTurn}). */
+  private handledThisTurn = 0
+
+  constructor(
+    private readonly channel: Channel,
+    private readonly limits: Limits,
+    private readonly sink: InboundSink,
+    now: number,
+  ) {
+    this.messages = new TokenBucket(limits.messagesPerSecond, limits.messageBurst, now)
+    this.byteBudget = new TokenBucket(limits.bytesPerSecond, limits.byteBurst, now)
+  }
+
+  /** Messages waiting in the inbox. */
+  get waiting(): number {
+    return this.inbox.length - this.head
+  }
+
+  /** Takes a message from the channel: handled now, or after those waiting before it. */
+  push(data: Uint8Array | null, bytes: number): void {
+    if (this.stopped) return
+    if (this.hold === null && this.waiting === 0) {
+      this.byteBudget.charge(bytes, Date.now())
+      this.countTurn()
+      this.sink.deliver(data, bytes)
+      this.afterDelivery()
+      return
+    }
+    this.inbox.push({ data, bytes })
+    // Whatever holds the messages back, the client waits at the socket rather than in this process's memory.
+    this.pause()
+  }
+
+  /** Counts a message against the current turn; the count starts again in the next task. */
+  private countTurn(): void {
+    if (this.handledThisTurn++ === 0) queueMicrotask(() => (this.handledThisTurn = 0))
+  }
+
+  /** The connection was admitted: its waiting messages are handled now. */
+  admit(): void {
+    if (this.hold !== 'admission') return
+    this.hold = null
+    this.drain()
+  }
+
+  /** Charges messages against the budget; `0` for one that costs nothing (an awareness echo, see [LM2]). */
+  chargeMessages(count: number): void {
+    if (count > 0) this.messages.charge(count, Date.now())
+  }
+
+  /** Stops everything: the connection is closing. Reading resumes, so that the closing handshake can complete. */
+  stop(): void {
+    if (this.stopped) return
+    this.stopped = true
+    if (this.paused) {
+      this.paused = false
+      this.channel.resumeReading()
+    }
+    this.inbox = []
+    this.head = 0
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+  }
+
+  /** Decides, after a message was handled directly, whether the next ones must wait. */
+  private afterDelivery(): void {
+    if (this.stopped) return
+    const blocked = this.blocker(Date.now())
+    if (blocked) this.wait(blocked.hold, blocked.ms)
+  }
+
+  private blocker(now: number): { hold: InboundHold; ms: number } | null {
+    if (this.channel.queuedBytes > this.limits.maxQueuedBytes) return { hold: 'queue', ms: queuePollMs }
+    if (this.messages.waitMs(now) > 0 || this.byteBudget.waitMs(now) > 0) {
+      const ms = Math.max(
+        this.messages.waitForMs((this.limits.messagesPerSecond * resumeAfterMs) / 1000, now),
+        this.byteBudget.waitForMs((this.limits.bytesPerSecond * resumeAfterMs) / 1000, now),
+      )
+      return { hold: 'budget', ms }
+    }
+    return this.handledThisTurn >= messagesPerTurn ? { hold: 'turn', ms: 0 } : null
+  }
+
+  private wait(hold: InboundHold, ms: number): void {
+    const now = Date.now()
+    if (hold === 'budget' && this.hold !== 'budget') this.throttledSince = now
+    this.hold = hold
+    this.pause()
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.handledThisTurn = 0
+      this.drain()
+    }, ms)
+  }
+
+  /** Handles waiting messages until one must wait again, then resumes reading when none waits. */
+  private drain(): void {
+    while (!this.stopped) {
+      const now = Date.now()
+      const blocked = this.blocker(now)
+      if (this.hold === 'budget' && blocked?.hold !== 'budget') {
+        this.throttledMs += now - this.throttledSince
+        this.hold = null
+      }
+      if (blocked) {
+        if (blocked.hold === 'budget' && this.overBudgetTooLong(now)) return
+        this.wait(blocked.hold, blocked.ms)
+        return
+      }
+      this.hold = null
+      const next = this.inbox[this.head]
+      if (!next) {
+        this.inbox = []
+        this.head = 0
+        break
+      }
+      this.head++
+      this.byteBudget.charge(next.bytes, now)
+      this.countTurn()
+      this.sink.deliver(next.data, next.bytes)
+    }
+    if (!this.stopped && this.paused) {
+      this.paused = false
+      this.channel.resumeReading()
+    }
+  }
+
+  private overBudgetTooLong(now: number): boolean {
+    const total = this.throttledMs + (this.hold === 'budget' ? now - this.throttledSince : 0)
+    if (total <= this.limits.maxThrottledMs) return false
+    this.sink.overBudgetTooLong()
+    return true
+  }
+
+  private pause(): void {
+    if (this.paused) return
+    this.paused = true
+    this.channel.pauseReading()
+  }
+}

@@ -1,0 +1,24 @@
+import type { Connection } from './connection.js'
+
+/** The timing of connection liveness ([LV1]) and the send-queue bound ([LM6]). */
+export interface LivenessPolicy {
+  /** A connection heard from (message, pong, or a send queue that drained) longer ago than this is dead. */
+  connectionTimeoutMs: number
+  maxQueuedBytes: number
+  queueStallMs: number
+}
+
+/** What the sweep decided for one connection. */
+export type LivenessVerdict = 'dead' | 'expired' | 'not-reading' | 'alive'
+
+/**
+ * Decides the fate of one connection at a sweep ([LV1], [AU4], [LM6]): silent for longer than the timeout (it is
+ * terminated), credentials expired (closed with 4401), a send queue that stayed over its bound (dropped), or alive
+ * (probed again). A pure function of the connection's timestamps, so it is exact under test.
+ */
+export function judgeConnection(conn: Connection, now: number, policy: LivenessPolicy): LivenessVerdict {
+  if (conn.sendQueueStalled(now, policy.maxQueuedBytes, policy.queueStallMs)) return 'not-reading'
+  if (now - conn.lastSeen > policy.connectionTimeoutMs) return 'dead'
+  if (conn.credentialsExpired(now)) return 'expired'
+  return 'alive'
+}
