@@ -116,6 +116,7 @@ async function startInstance(
         authSecret,
         '--dev-tokens',
         '--trust-proxy',
+        '127.0.0.1',
       ],
     })
   } catch (err) {

@@ -7,7 +7,7 @@ import { expect, shippedNginxConf, test } from '../support/nginx.js'
 // in front of the real server, and the browser going through nginx for the page, the API and the WebSockets.
 
 // As compose runs it: nginx sets X-Forwarded-For, and the server trusts it.
-test.use({ serverArgs: ['--trust-proxy'] })
+test.use({ serverArgs: ['--trust-proxy', '127.0.0.1'] })
 
 test('through nginx, two tabs co-edit and converge, see each other, and a reload keeps the content', async ({
   server,

@@ -9,7 +9,20 @@ export interface JwtAuthOptions {
   publicKey?: string | undefined
   issuer?: string | undefined
   audience?: string | undefined
+  /**
+   * Longest lifetime accepted, in seconds ([TK1] in docs/SECURITY.md): `exp - iat`, or `exp - now` without `iat`.
+   * Tokens without `exp` are refused. 0: no maximum, and tokens without `exp` are accepted. Default 24 hours.
+   */
+  maxLifetimeSeconds?: number | undefined
 }
+
+/** The default of `--max-token-lifetime`: a day. */
+export const defaultMaxTokenLifetimeSeconds = 24 * 60 * 60
+/**
+ * How far in the future `iat` may be and still count as the start of the lifetime: the issuer's clock may run a
+ * little ahead. Beyond it the lifetime is counted from now, so a future `iat` cannot stretch a token's reach.
+ */
+const clockSkewSeconds = 60
 
 /**
  * The claim that says which documents a token opens: document name to access. A key ending in `*` is a prefix
@@ -56,6 +69,8 @@ export class TokenVerifier {
       })
       const grants = parseGrants(payload.docs)
       if (!grants) return { ok: false, reason: 'token has no valid "docs" claim' }
+      const lifetimeProblem = this.lifetimeProblem(payload)
+      if (lifetimeProblem !== null) return { ok: false, reason: lifetimeProblem }
       return {
         ok: true,
         token: {
@@ -69,6 +84,17 @@ export class TokenVerifier {
       if (err instanceof errors.JOSEError) return { ok: false, reason: `invalid token (${err.code})` }
       throw err
     }
+  }
+
+  /** Why the token lives too long ([TK1]), or `null`. Reasons stay short: they become WebSocket close reasons. */
+  private lifetimeProblem(payload: JWTPayload): string | null {
+    const max = this.options.maxLifetimeSeconds ?? defaultMaxTokenLifetimeSeconds
+    if (max === 0) return null
+    if (payload.exp === undefined) return 'token has no "exp" (expiry)'
+    const now = Date.now() / 1000
+    const start = payload.iat === undefined ? now : Math.min(payload.iat, now + clockSkewSeconds)
+    if (payload.exp - start > max) return `token lifetime exceeds ${max} s`
+    return null
   }
 }
 

@@ -2,6 +2,7 @@
 import { pino } from 'pino'
 import { helpText, loadConfig } from './config.js'
 import { startServer } from './main.js'
+import { signalVerdict } from './shutdown-signals.js'
 
 const result = loadConfig(process.argv.slice(2), process.env)
 if (result.kind === 'help') {
@@ -34,14 +35,21 @@ logger.info({ dataDir: config.dataDir }, `listening on ${server.url}`)
 // Scripts and people wait for this line; print it even when the log level hides info lines.
 if (!logger.isLevelEnabled('info')) console.log(`listening on ${server.url}`)
 
-let signals = 0
+// One shutdown however it is asked for: a signal to the process group arrives here more than once.
+let firstSignalAt: number | null = null
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
-    signals++
-    if (signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting without waiting')
+    const now = performance.now()
+    const verdict = signalVerdict(firstSignalAt, now)
+    if (verdict === 'already shutting down') {
+      logger.info({ signal }, 'repeated signal: already shutting down')
+      return
+    }
+    if (verdict === 'exit now') {
+      logger.warn({ signal }, 'signal during shutdown: exiting without waiting')
       process.exit(1)
     }
+    firstSignalAt = now
     logger.info({ signal }, 'shutting down')
     server.close().then(
       () => {

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { parseTrustedProxies } from '@collab/server'
 import { z } from 'zod'
 import { type ServerConfig, type Setting, settings } from './settings.js'
 
@@ -11,6 +13,13 @@ const bool = z
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v))
 const positiveInt = (what: string) =>
   z.coerce.number({ message: 'must be a number' }).int('must be a whole number').positive(`must be a positive ${what}`)
+const commaList = (value: string) =>
+  value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+/** A host name (`collab.example.com`), a domain with its subdomains (`.example.com`), or `*`. */
+const hostEntry = /^\*$|^\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/i
 const milliseconds = (atLeast: number) =>
   z.coerce
     .number({ message: 'must be a number of milliseconds' })
@@ -45,16 +54,54 @@ const configSchema = z
     authIssuer: z.string().min(1).optional(),
     authAudience: z.string().min(1).optional(),
     devTokens: bool,
-    allowedOrigins: z
+    allowedOrigins: z.string().transform(commaList).optional(),
+    allowedHosts: z
       .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((origin) => origin.trim())
-          .filter((origin) => origin !== ''),
-      )
-      .optional(),
-    trustProxy: bool,
+      .optional()
+      .transform((value, ctx) => {
+        const entries = value === undefined ? [] : commaList(value)
+        const bad = entries.find((entry) => !hostEntry.test(entry) && isIP(entry) === 0)
+        if (bad !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${JSON.stringify(bad)} is not a host name: give names without port, like collab.example.com, .example.com for a domain and its subdomains, or * for any host`,
+          })
+          return z.NEVER
+        }
+        return entries
+      }),
+    trustProxy: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        if (value === undefined) return []
+        const word = value.trim().toLowerCase()
+        // The setting used to be a boolean that believed X-Forwarded-For from anyone who could reach the port.
+        if (['true', '1', 'yes', 'on'].includes(word)) {
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              'no longer takes true: list the addresses or CIDR ranges of the proxies in front of the server ' +
+              '(127.0.0.1 for a proxy on this machine, 10.0.0.0/8 for a private network); ' +
+              'X-Forwarded-For from any other peer is ignored',
+          })
+          return z.NEVER
+        }
+        if (['false', '0', 'no', 'off'].includes(word)) return []
+        const entries = commaList(value)
+        try {
+          parseTrustedProxies(entries)
+        } catch (err) {
+          if (!(err instanceof RangeError)) throw err
+          ctx.addIssue({ code: 'custom', message: err.message })
+          return z.NEVER
+        }
+        return entries
+      }),
+    maxTokenLifetime: z.coerce
+      .number({ message: 'must be a number of seconds' })
+      .int('must be a whole number of seconds')
+      .min(0, 'must be 0 (no maximum) or more seconds'),
     maxMessageBytes: positiveInt('number of bytes'),
     maxBodyBytes: positiveInt('number of bytes'),
     messagesPerSecond: positiveInt('rate'),
@@ -188,7 +235,7 @@ function nonEmpty(value: string | boolean | undefined): string | undefined {
 
 /**
  * Reads a JSON config file: an object whose keys are the settings' camelCase names (`dataDir`, `pingIntervalMs`),
- * with string, number or boolean values (`allowedOrigins` may also be an array of strings).
+ * with string, number or boolean values (list settings, such as `allowedOrigins`, may also be arrays of strings).
  */
 function readFile(path: string): { values: Map<string, RawValue>; errors: string[] } {
   const values = new Map<string, RawValue>()
@@ -212,7 +259,7 @@ function readFile(path: string): { values: Map<string, RawValue>; errors: string
     }
     const text = fileValue(setting, value)
     if (text === null) {
-      const allowed = setting.key === 'allowedOrigins' ? 'a string or an array of strings' : 'a string or a number'
+      const allowed = setting.list ? 'a string or an array of strings' : 'a string or a number'
       errors.push(
         `  ${JSON.stringify(key)} in ${path}: must be ${setting.boolean ? 'true or false' : allowed}, not ${JSON.stringify(value)}`,
       )
@@ -226,10 +273,11 @@ function readFile(path: string): { values: Map<string, RawValue>; errors: string
 }
 
 function fileValue(setting: Setting, value: unknown): string | null {
-  if (typeof value === 'boolean') return setting.boolean ? String(value) : null
+  // `trustProxy` used to be a boolean: pass it on, so that validation says what to write instead.
+  if (typeof value === 'boolean') return setting.boolean || setting.key === 'trustProxy' ? String(value) : null
   if (typeof value === 'number') return setting.boolean || !Number.isFinite(value) ? null : String(value)
   if (typeof value === 'string') return value
-  if (setting.key === 'allowedOrigins' && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+  if (setting.list && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
     return value.join(',')
   }
   return null

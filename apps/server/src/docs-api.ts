@@ -1,59 +1,44 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { docNameError } from '@collab/protocol'
-import type { Access } from '@collab/server'
+import { type Access, UpdateRefusedError } from '@collab/server'
 import { DocumentUnreadableError } from '@collab/storage'
 import * as Y from 'yjs'
 import { accessTo, type DocGrants } from './auth.js'
-import { bearerToken, negotiate, readBody, sendJson } from './http-io.js'
-import type { HttpContext, RequestInfo } from './http-routes.js'
+import type { HttpContext, RequestInfo, RouteRequest } from './http-context.js'
+import { bearerToken, negotiate, pathOf, readBody, sendJson } from './http-io.js'
+
+// The document API under `/api/docs`: list, read (text or Yjs state), apply an update, delete. The same tokens as
+// the WebSocket decide ([AU2]): `read` for GET, `write` for POST and DELETE.
 
 const textType = 'text/plain'
 const stateType = 'application/octet-stream'
 
 /**
- * The document API under `/api/docs`: list, read (text or Yjs state), apply an update, delete. The same tokens as
- * the WebSocket decide ([AU2]): `read` for GET, `write` for POST and DELETE.
+ * The document a `/api/docs/:name` request names, once the caller may `need` it; `null` after answering 400 (a bad
+ * name), 503 (a write during shutdown), 401 or 403.
  */
-export async function handleDocsApi(
-  ctx: HttpContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  info: RequestInfo,
-  pathname: string,
-): Promise<void> {
-  if (pathname === '/api/docs') {
-    info.route = '/api/docs'
-    if (req.method !== 'GET') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET' })
-    return sendDocList(ctx, req, res, info)
-  }
-  const segments = pathname.slice('/api/docs/'.length).split('/')
-  const [encoded = '', action] = segments
-  if (segments.length > 2 || (action !== undefined && action !== 'updates')) {
-    info.route = '/api/other'
-    return sendJson(res, 404, {
-      error: 'no such endpoint; a document name is one path segment: encode "/" in names as %2F',
-    })
-  }
-  info.route = action === 'updates' ? '/api/docs/:name/updates' : '/api/docs/:name'
-  const allowed = action === 'updates' ? ['POST'] : ['GET', 'DELETE']
-  if (!allowed.includes(req.method ?? '')) {
-    return sendJson(res, 405, { error: 'method not allowed' }, { allow: allowed.join(', ') })
+async function documentFor(ctx: HttpContext, request: RouteRequest, need: Access): Promise<string | null> {
+  const { req, res, info, params } = request
+  if (params.name === undefined) {
+    throw new RangeError(`The route of ${req.method} ${pathOf(req)} has no :name segment for documentFor`)
   }
   let name: string
   try {
-    name = decodeURIComponent(encoded)
+    name = decodeURIComponent(params.name)
   } catch {
-    return sendJson(res, 400, { error: 'the document name is not valid percent-encoding' })
+    sendJson(res, 400, { error: 'the document name is not valid percent-encoding' })
+    return null
   }
   const nameError = docNameError(name)
-  if (nameError) return sendJson(res, 400, { error: nameError })
-  if (req.method !== 'GET' && ctx.isShuttingDown()) {
-    return sendJson(res, 503, { error: 'the server is shutting down' }, { 'retry-after': '5' })
+  if (nameError) {
+    sendJson(res, 400, { error: nameError })
+    return null
   }
-  if (!(await authorize(ctx, req, res, info, name, req.method === 'GET' ? 'read' : 'write'))) return
-  if (req.method === 'GET') return sendDocument(ctx, req, res, name)
-  if (req.method === 'DELETE') return deleteDocument(ctx, res, info, name)
-  return postUpdate(ctx, req, res, info, name)
+  if (need === 'write' && ctx.isShuttingDown()) {
+    sendJson(res, 503, { error: 'the server is shutting down' }, { 'retry-after': '5' })
+    return null
+  }
+  return (await authorize(ctx, req, res, info, name, need)) ? name : null
 }
 
 /** The grants of the caller's token, `null` when authentication is off, or `undefined` after answering 401. */
@@ -103,7 +88,7 @@ async function authorize(
 }
 
 /** The document list; with authentication on, only the documents the caller's token opens. */
-async function sendDocList(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, info: RequestInfo) {
+export async function sendDocList(ctx: HttpContext, { req, res, info }: RouteRequest): Promise<void> {
   const grants = await grantsOf(ctx, req, res, info)
   if (grants === undefined) return
   const docs = (await ctx.store.list()).filter((doc) => grants === null || accessTo(grants, doc.name) !== null)
@@ -112,7 +97,10 @@ async function sendDocList(ctx: HttpContext, req: IncomingMessage, res: ServerRe
 }
 
 /** The document's text (the `Y.Text` named `codemirror`) or its whole Yjs state, as `Accept` asks. */
-async function sendDocument(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, name: string) {
+export async function sendDocument(ctx: HttpContext, request: RouteRequest): Promise<void> {
+  const name = await documentFor(ctx, request, 'read')
+  if (name === null) return
+  const { req, res } = request
   const type = negotiate(req.headers.accept, [textType, stateType])
   if (type === null) return sendJson(res, 406, { error: `available as ${textType} or ${stateType}` })
   let state: Uint8Array | null
@@ -143,13 +131,10 @@ async function sendDocument(ctx: HttpContext, req: IncomingMessage, res: ServerR
 }
 
 /** Applies one Yjs update (v1 encoding) from the body; connected clients receive it like any client's update. */
-async function postUpdate(
-  ctx: HttpContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  info: RequestInfo,
-  name: string,
-) {
+export async function postUpdate(ctx: HttpContext, request: RouteRequest): Promise<void> {
+  const name = await documentFor(ctx, request, 'write')
+  if (name === null) return
+  const { req, res, info } = request
   // Requiring this type also keeps plain cross-site HTML forms out: browsers cannot send it without a CORS
   // preflight, which this server never approves. That matters when authentication is off.
   const contentType = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase()
@@ -158,16 +143,16 @@ async function postUpdate(
   }
   const read = await readBody(req, res, ctx.maxBodyBytes)
   if (!read.ok) return sendJson(res, read.status, { error: read.error }, { connection: 'close' })
+  if (read.body.length === 0) return sendJson(res, 400, { error: 'the body is empty: send one Yjs update' })
   try {
-    if (read.body.length === 0) throw new Error('empty body')
-    // Decoding it completely first is what keeps a bad update from changing anything ([PR2]).
-    Y.decodeUpdate(read.body)
-  } catch {
-    return sendJson(res, 400, { error: 'the body is not a valid Yjs update' })
-  }
-  try {
+    // The engine admits it as it admits a connection's update, before any document is loaded or created ([PR2]).
     await ctx.sync.applyUpdate(name, read.body)
   } catch (err) {
+    const refused = refusalStatus(err)
+    if (refused !== null) {
+      ctx.logger.info({ req: info.id, doc: name, error: refused.error }, 'update from the API refused')
+      return sendJson(res, refused.status, { error: refused.error })
+    }
     ctx.logger.error(
       { req: info.id, doc: name, err: err instanceof Error ? err.message : String(err) },
       'update from the API not stored',
@@ -178,7 +163,23 @@ async function postUpdate(
   res.end()
 }
 
-async function deleteDocument(ctx: HttpContext, res: ServerResponse, info: RequestInfo, name: string) {
+/**
+ * The answer to an update the engine refused for a reason the caller caused (a retry would be refused again): 400
+ * for one that is invalid or too large, 409 for one that depends on content the document lacks ([SY4]: send an
+ * update made against the document's current state), 410 for content of a deleted document ([DL2]). `null` for
+ * anything else, which is storage failing (503, worth a retry).
+ */
+function refusalStatus(err: unknown): { status: 400 | 409 | 410; error: string } | null {
+  if (!(err instanceof UpdateRefusedError)) return null
+  const status = { invalid: 400, missing: 409, deleted: 410 } as const
+  return { status: status[err.refusal.kind], error: err.reason }
+}
+
+/** Deletes the document: its connections are closed with 4404 and its name blocked until storage is done ([DL1]). */
+export async function deleteDocument(ctx: HttpContext, request: RouteRequest): Promise<void> {
+  const name = await documentFor(ctx, request, 'write')
+  if (name === null) return
+  const { res, info } = request
   const existed = await ctx.sync.deleteDocument(name)
   if (!existed) return sendJson(res, 404, { error: 'no such document' })
   ctx.logger.info({ req: info.id, doc: name, user: info.user }, 'document deleted')

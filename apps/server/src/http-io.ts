@@ -36,16 +36,6 @@ export function requestIdOf(req: IncomingMessage): string {
   return id !== undefined && requestIdPattern.test(id) ? id : randomUUID()
 }
 
-/** The client's address: the first `X-Forwarded-For` entry behind a trusted proxy, else the socket's peer. */
-export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = req.headers['x-forwarded-for']
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim()
-    if (first) return first
-  }
-  return req.socket.remoteAddress ?? 'unknown'
-}
-
 /**
  * Picks the first of `offered` media types with the highest quality in the `Accept` header; `offered[0]` when
  * there is no header; `null` when the header accepts none of them (answer 406).

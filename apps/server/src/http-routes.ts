@@ -1,58 +1,61 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { docNameError } from '@collab/protocol'
-import type { SyncServer } from '@collab/server'
-import type { DocStore } from '@collab/storage'
-import type { Logger } from 'pino'
-import { type DocGrants, issueToken, type JwtAuthOptions, type TokenVerifier } from './auth.js'
-import { handleDocsApi } from './docs-api.js'
-import { ClientGoneError, clientAddress, pathOf, requestIdOf, sendJson } from './http-io.js'
-import type { RouteLabel, ServerMetrics } from './metrics.js'
+import { clientAddress } from '@collab/server'
+import { sendClientConfig, sendDevToken } from './client-api.js'
+import { deleteDocument, postUpdate, sendDocList, sendDocument } from './docs-api.js'
+import type { HttpContext, RequestInfo, RouteHandler, RouteParams, RouteRequest } from './http-context.js'
+import { ClientGoneError, pathOf, requestIdOf, sendJson } from './http-io.js'
+import { sendHealth, sendMetrics, sendReadiness } from './operator-api.js'
+import { refusalOf, sendRefusal } from './request-guard.js'
 import { serveStatic } from './static-files.js'
 
-/** Token checks for the HTTP API: the same tokens as the WebSocket. */
-export interface HttpAuth {
-  /** `null` when authentication is off. */
-  verifier: TokenVerifier | null
-  /** Signing options when development tokens are on, else `null`. */
-  devTokens: (JwtAuthOptions & { secret: string }) | null
+/** One entry of the route table. */
+interface Route {
+  /** The method it answers, or `*` for every method. */
+  method: string
+  /**
+   * Segments separated by `/`; a `:name` segment matches any one segment, empty too, and is passed to the handler.
+   * The path is also the route's label in request logs and metrics, so document names never become label values.
+   */
+  path: string
+  handle: RouteHandler
+  /** Logged at debug level: probes and scrapes every few seconds would drown the rest. */
+  quiet?: boolean
 }
 
-/** What the HTTP routes need. */
-export interface HttpContext {
-  store: DocStore
-  /** The engine's document API: reads see live edits, writes reach connected clients. */
-  sync: Pick<SyncServer, 'getDocument' | 'applyUpdate' | 'deleteDocument'>
-  logger: Logger
-  webRoot: string | undefined
-  auth: HttpAuth
-  metrics: ServerMetrics
-  /** When set, `/metrics` needs it as a Bearer token. */
-  metricsToken: string | undefined
-  /** Largest request body. */
-  maxBodyBytes: number
-  /** Take client addresses for request logs from `X-Forwarded-For`. */
-  trustProxy: boolean
-  /** Live figures for /healthz. */
-  stats(): { rooms: number; connections: number }
-  isShuttingDown(): boolean
-  /** A cheap storage check for /readyz: `null` when storage answers, else what is wrong. */
-  checkStorage(): Promise<string | null>
+/**
+ * Every route of the HTTP API; a new route is one entry. The first entry whose path and method match answers. A
+ * path that matches with another method is answered 405 with the methods of its entries, in this order, as `Allow`.
+ */
+const routes = [
+  // The probes and /metrics answer any method, as they always have.
+  { method: '*', path: '/healthz', handle: sendHealth, quiet: true },
+  { method: '*', path: '/readyz', handle: sendReadiness, quiet: true },
+  { method: '*', path: '/metrics', handle: sendMetrics, quiet: true },
+  { method: 'GET', path: '/api/config', handle: sendClientConfig },
+  { method: 'GET', path: '/api/dev-token', handle: sendDevToken },
+  { method: 'GET', path: '/api/docs', handle: sendDocList },
+  { method: 'GET', path: '/api/docs/:name', handle: sendDocument },
+  { method: 'DELETE', path: '/api/docs/:name', handle: deleteDocument },
+  { method: 'POST', path: '/api/docs/:name/updates', handle: postUpdate },
+] as const satisfies readonly Route[]
+
+/**
+ * A request's label in request logs and metrics: the path of its route, `/api/other` for any other path under
+ * `/api/`, `static` for the web app's files, `refused` for what the Host/Origin guard turned away.
+ */
+type RouteLabel = (typeof routes)[number]['path'] | '/api/other' | 'static' | 'refused'
+
+const quietLabels: ReadonlySet<RouteLabel> = new Set<RouteLabel>([
+  ...routes.flatMap((route) => ('quiet' in route && route.quiet ? [route.path] : [])),
+  'static',
+])
+
+/** How a request will be answered, decided before anything is written. */
+interface Routing {
+  label: RouteLabel
+  handle: RouteHandler
+  params: RouteParams
 }
-
-/** One request as its log line and metrics see it. */
-export interface RequestInfo {
-  id: string
-  route: RouteLabel
-  /** The token's subject, once verified. */
-  user?: string | undefined
-}
-
-/** How long a development token lives. */
-const devTokenSeconds = 60 * 60
-
-/** Routes whose requests are logged at debug level: probes and scrapes every few seconds would drown the rest. */
-const quietRoutes: ReadonlySet<RouteLabel> = new Set(['/healthz', '/readyz', '/metrics', 'static'])
 
 /**
  * Answers every plain HTTP request of the server: health, readiness, metrics, the API and the web app. Each gets a
@@ -61,10 +64,16 @@ const quietRoutes: ReadonlySet<RouteLabel> = new Set(['/healthz', '/readyz', '/m
 export function createRequestHandler(ctx: HttpContext) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now()
-    const info: RequestInfo = { id: requestIdOf(req), route: 'static' }
+    const info: RequestInfo = { id: requestIdOf(req) }
+    let label: RouteLabel = 'static'
     res.setHeader('x-request-id', info.id)
-    res.once('close', () => logRequest(ctx, req, res, info, started))
-    handle(ctx, req, res, info).catch((err: unknown) => {
+    res.once('close', () => logRequest(ctx, req, res, info, label, started))
+    const answer = async () => {
+      const routing = routingOf(ctx, req)
+      label = routing.label
+      await routing.handle(ctx, { req, res, info, params: routing.params })
+    }
+    answer().catch((err: unknown) => {
       // Logged as status 499 by the request log; not a server error.
       if (err instanceof ClientGoneError) {
         res.destroy()
@@ -85,14 +94,15 @@ function logRequest(
   req: IncomingMessage,
   res: ServerResponse,
   info: RequestInfo,
+  label: RouteLabel,
   started: number,
 ): void {
   const seconds = (performance.now() - started) / 1000
   const method = req.method ?? 'GET'
   // A response cut short (the client left) never got its status out; 499 is what nginx logs for it.
   const status = res.writableFinished ? res.statusCode : 499
-  ctx.metrics.httpAnswered(method, info.route, status, seconds)
-  const level = status >= 500 ? 'error' : quietRoutes.has(info.route) ? 'debug' : 'info'
+  ctx.metrics.httpAnswered(method, label, status, seconds)
+  const level = status >= 500 ? 'error' : quietLabels.has(label) ? 'debug' : 'info'
   if (!ctx.logger.isLevelEnabled(level)) return
   ctx.logger[level](
     {
@@ -102,115 +112,69 @@ function logRequest(
       path: pathOf(req),
       status,
       ms: Math.round(seconds * 10_000) / 10,
-      remote: clientAddress(req, ctx.trustProxy),
+      remote: clientAddress(req, ctx.trustedProxies),
       ...(info.user !== undefined && { user: info.user }),
     },
     'request',
   )
 }
 
-async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, info: RequestInfo) {
+/** The guard's refusal, a route of the table, a 405 or 404, or else the web app. */
+function routingOf(ctx: HttpContext, req: IncomingMessage): Routing {
   const pathname = pathOf(req)
-  switch (pathname) {
-    case '/healthz':
-      info.route = '/healthz'
-      return sendHealth(ctx, res)
-    case '/readyz':
-      info.route = '/readyz'
-      return sendReadiness(ctx, res)
-    case '/metrics':
-      info.route = '/metrics'
-      return sendMetrics(ctx, req, res)
+  // A page of another site can send simple requests (a text/plain POST) without a CORS preflight: the API checks
+  // its Origin. The web app's files may be embedded by any site.
+  const refusal = refusalOf(req, ctx.policy, pathname.startsWith('/api/'))
+  if (refusal) return { label: 'refused', handle: (_, { res }) => sendRefusal(res, refusal), params: {} }
+  const method = req.method ?? ''
+  let pathFound: RouteLabel | null = null
+  const allowed: string[] = []
+  for (const route of routes) {
+    const params = paramsOf(route.path, pathname)
+    if (params === null) continue
+    if (route.method === '*' || route.method === method) return { label: route.path, handle: route.handle, params }
+    pathFound ??= route.path
+    allowed.push(route.method)
   }
-  if (pathname === '/api/docs' || pathname.startsWith('/api/docs/')) {
-    return handleDocsApi(ctx, req, res, info, pathname)
+  if (pathFound !== null) {
+    const allow = allowed.join(', ')
+    return { label: pathFound, handle: (_, { res }) => sendMethodNotAllowed(res, allow), params: {} }
   }
   if (pathname.startsWith('/api/')) {
-    info.route = pathname === '/api/config' || pathname === '/api/dev-token' ? pathname : '/api/other'
-    if (info.route === '/api/other') return sendJson(res, 404, { error: 'no such endpoint' })
-    if (req.method !== 'GET') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET' })
-    if (pathname === '/api/config') {
-      return sendJson(res, 200, { auth: ctx.auth.verifier !== null, devTokens: ctx.auth.devTokens !== null })
-    }
-    return sendDevToken(ctx, req, res)
+    // Under /api/docs/ the likely mistake is a name with an unencoded "/", which reads as more segments.
+    const error = pathname.startsWith('/api/docs/')
+      ? 'no such endpoint; a document name is one path segment: encode "/" in names as %2F'
+      : 'no such endpoint'
+    return { label: '/api/other', handle: (_, { res }) => sendJson(res, 404, { error }), params: {} }
   }
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' })
+  return { label: 'static', handle: sendWebApp, params: {} }
+}
+
+/** The parameters of `pathname` under the route path `pattern`, or `null` when it does not match. */
+function paramsOf(pattern: string, pathname: string): RouteParams | null {
+  const expected = pattern.split('/')
+  const given = pathname.split('/')
+  if (expected.length !== given.length) return null
+  const params: Record<string, string> = {}
+  for (const [index, segment] of expected.entries()) {
+    const value = given[index] ?? ''
+    if (segment.startsWith(':')) params[segment.slice(1)] = value
+    else if (segment !== value) return null
   }
+  return params
+}
+
+function sendMethodNotAllowed(res: ServerResponse, allow: string): void {
+  sendJson(res, 405, { error: 'method not allowed' }, { allow })
+}
+
+/** Every path outside the API: the web app's files, or its routes (`/d/<name>`), which load `index.html`. */
+async function sendWebApp(ctx: HttpContext, { req, res }: RouteRequest): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD')
   if (!ctx.webRoot) {
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
     res.end('The web app is not built. Run `npm start` from the repository root, which builds it.\n')
     return
   }
-  await serveStatic(ctx.webRoot, req, res, pathname)
-}
-
-/** Liveness: the process answers. 503 once it is shutting down. */
-function sendHealth(ctx: HttpContext, res: ServerResponse): void {
-  const memory = process.memoryUsage()
-  sendJson(res, ctx.isShuttingDown() ? 503 : 200, {
-    status: ctx.isShuttingDown() ? 'shutting down' : 'ok',
-    ...ctx.stats(),
-    memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
-    uptimeSeconds: Math.round(process.uptime()),
-  })
-}
-
-/** Readiness: accepting connections and storage answering. Load balancers stop sending traffic on 503. */
-async function sendReadiness(ctx: HttpContext, res: ServerResponse): Promise<void> {
-  if (ctx.isShuttingDown()) return sendJson(res, 503, { status: 'shutting down' })
-  const problem = await ctx.checkStorage()
-  if (problem !== null) {
-    ctx.logger.warn({ err: problem }, 'not ready: storage check failed')
-    return sendJson(res, 503, { status: 'storage unavailable', error: problem })
-  }
-  sendJson(res, 200, { status: 'ready' })
-}
-
-async function sendMetrics(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (ctx.metricsToken !== undefined && !sameSecret(bearerHeader(req), ctx.metricsToken)) {
-    return sendJson(res, 401, { error: 'this endpoint needs the metrics token' }, { 'www-authenticate': 'Bearer' })
-  }
-  const { contentType, body } = await ctx.metrics.exposition()
-  res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' })
-  res.end(body)
-}
-
-/** Only the header: the metrics token is a secret, and query strings end up in proxy logs. */
-function bearerHeader(req: IncomingMessage): string {
-  const header = req.headers.authorization ?? ''
-  return header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : ''
-}
-
-/** Compares secrets in constant time (hashing first makes the lengths equal). */
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (value: string) => createHash('sha256').update(value).digest()
-  return given !== '' && timingSafeEqual(digest(given), digest(expected))
-}
-
-/**
- * Development tokens ([AU6]): anyone may ask, which is why they are off unless `--dev-tokens` is given.
- * `?doc=<name>&access=read|write` narrows the grant; without `doc` the token opens every document.
- */
-async function sendDevToken(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const signing = ctx.auth.devTokens
-  if (!signing) {
-    sendJson(res, 404, { error: 'development tokens are off (start the server with --dev-tokens)' })
-    return
-  }
-  const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '')
-  const doc = query.get('doc')
-  const access = query.get('access') ?? 'write'
-  if (access !== 'read' && access !== 'write') {
-    sendJson(res, 400, { error: 'access must be read or write' })
-    return
-  }
-  const nameError = doc === null ? null : docNameError(doc)
-  if (nameError) {
-    sendJson(res, 400, { error: nameError })
-    return
-  }
-  const grants: DocGrants = { [doc ?? '*']: access }
-  const token = await issueToken(signing, 'dev', grants, devTokenSeconds)
-  sendJson(res, 200, { token, expiresAt: Date.now() + devTokenSeconds * 1000 })
+  await serveStatic(ctx.webRoot, req, res, pathOf(req))
 }

@@ -1,17 +1,26 @@
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, resolve } from 'node:path'
+import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { Cluster } from '@collab/cluster'
-import { type Authenticate, createSyncServer, type SyncServerOptions } from '@collab/server'
+import {
+  type Authenticate,
+  clientAddress,
+  createSyncServer,
+  parseTrustedProxies,
+  type SyncServerOptions,
+} from '@collab/server'
 import { type DocStore, LevelDocStore } from '@collab/storage'
 import type { Logger } from 'pino'
 import { jwtAuthenticate, randomSecret, TokenVerifier } from './auth.js'
 import type { ServerConfig } from './config.js'
-import { createRequestHandler, type HttpAuth } from './http-routes.js'
+import type { HttpAuth } from './http-context.js'
+import { createRequestHandler } from './http-routes.js'
 import { MeteredDocStore } from './metered-store.js'
 import { ServerMetrics } from './metrics.js'
+import { type RequestPolicy, refusalOf, refuseUpgrade } from './request-guard.js'
 
 /** Options of {@link startServer}: the configuration, a logger, and engine overrides for tests. */
 export type StartOptions = Pick<ServerConfig, 'host' | 'port' | 'dataDir'> &
@@ -52,6 +61,10 @@ const defaultWebRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../w
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { logger } = options
   const auth = authFrom(options, logger)
+  const policy = requestPolicyFrom(options, logger)
+  const trustProxy = options.trustProxy ?? []
+  // Throws RangeError on a bad entry; loadConfig has already refused those with a message naming the setting.
+  const trustedProxies = trustProxy.length > 0 ? parseTrustedProxies(trustProxy) : null
   const metrics = new ServerMetrics()
   // With DATABASE_URL / REDIS_URL the documents live in PostgreSQL and instances relay through Redis (ARCHITECTURE.md,
   // "Several instances"); otherwise the embedded LevelDB directory.
@@ -74,8 +87,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     ...(cluster.relay && { relay: cluster.relay }),
     observer: metrics.observer,
     ...(auth.authenticate && { authenticate: auth.authenticate }),
-    ...(options.allowedOrigins && { allowedOrigins: options.allowedOrigins }),
-    trustProxy: options.trustProxy ?? false,
+    ...(policy.allowedOrigins && { allowedOrigins: [...policy.allowedOrigins] }),
+    // The engine's per-address connection limit counts the same client address as the request logs ([PX1]).
+    trustedProxies: trustProxy,
     limits: {
       ...(options.maxMessageBytes !== undefined && { maxMessageBytes: options.maxMessageBytes }),
       ...(options.messagesPerSecond !== undefined && {
@@ -105,7 +119,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     metrics,
     metricsToken: options.metricsToken,
     maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes,
-    trustProxy: options.trustProxy ?? false,
+    trustedProxies,
+    policy,
     isShuttingDown: () => shuttingDown,
     stats: () => ({ rooms: sync.roomCount, connections: sync.connectionCount }),
     checkStorage: () => checkStorage(store),
@@ -114,7 +129,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   // Requests with `Expect: 100-continue` come here instead of `request`; the handler refuses a body announced too
   // large before the client sends it, and sends "100 Continue" itself otherwise.
   http.on('checkContinue', handler)
-  sync.attach(http)
+  // The Host and Origin checks come before the engine sees an upgrade, as before every HTTP route ([SD1], [SD2]).
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refusal = refusalOf(req, policy, true)
+    if (refusal === null) return sync.handleUpgrade(req, socket, head)
+    logger.warn(
+      { host: req.headers.host, origin: req.headers.origin, remote: clientAddress(req, trustedProxies) },
+      `upgrade refused: ${refusal.reason} not allowed`,
+    )
+    metrics.upgradeRefused(refusal.reason)
+    refuseUpgrade(socket, refusal)
+  })
   try {
     await new Promise<void>((resolvePromise, reject) => {
       http.once('error', reject)
@@ -163,6 +188,7 @@ function authFrom(options: StartOptions, logger: Logger): { authenticate: Authen
     publicKey: options.authPublicKey,
     issuer: options.authIssuer,
     audience: options.authAudience,
+    maxLifetimeSeconds: options.maxTokenLifetime,
   }
   if (!secret && !options.authPublicKey) {
     logger.warn(
@@ -172,6 +198,12 @@ function authFrom(options: StartOptions, logger: Logger): { authenticate: Authen
     return { authenticate: null, http: { verifier: null, devTokens: null } }
   }
   const verifier = new TokenVerifier(jwt)
+  if (options.maxTokenLifetime === 0) {
+    logger.warn(
+      'TOKEN LIFETIME IS UNLIMITED (--max-token-lifetime 0): tokens without "exp" are accepted forever, and a ' +
+        'leaked one cannot be made to expire short of changing the key (docs/SECURITY.md).',
+    )
+  }
   if (options.devTokens) {
     logger.warn(
       'DEVELOPMENT TOKENS ARE ON: /api/dev-token gives anyone who asks a token for every document. ' +
@@ -182,6 +214,19 @@ function authFrom(options: StartOptions, logger: Logger): { authenticate: Authen
     authenticate: jwtAuthenticate(verifier),
     http: { verifier, devTokens: options.devTokens && secret ? { ...jwt, secret } : null },
   }
+}
+
+/** The Host and Origin rules of the configuration; warns when the Host check is off ([SD1]). */
+function requestPolicyFrom(options: StartOptions, logger: Logger): RequestPolicy {
+  const allowedHosts = options.allowedHosts ?? []
+  if (allowedHosts.includes('*')) {
+    logger.warn(
+      'HOST CHECK IS OFF (--allowed-hosts *): a web page can reach this server through DNS rebinding. ' +
+        'List the names it is reached by instead (docs/SECURITY.md).',
+    )
+  }
+  const origins = options.allowedOrigins ?? []
+  return { allowedHosts, allowedOrigins: origins.length > 0 ? new Set(origins) : null }
 }
 
 /**

@@ -8,19 +8,6 @@ export interface LiveFigures {
   connections(): number
 }
 
-/** Routes of the HTTP API as metric labels: a fixed set, so document names never become label values. */
-export type RouteLabel =
-  | '/healthz'
-  | '/readyz'
-  | '/metrics'
-  | '/api/config'
-  | '/api/dev-token'
-  | '/api/docs'
-  | '/api/docs/:name'
-  | '/api/docs/:name/updates'
-  | '/api/other'
-  | 'static'
-
 /** Message and byte totals per message kind, kept as plain numbers on the hot path and read at scrape time. */
 class Tally {
   readonly messages = new Map<string, number>()
@@ -233,11 +220,17 @@ export class ServerMetrics implements StoreMetrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() }
   }
 
-  httpAnswered(method: string, route: RouteLabel, status: number, seconds: number): void {
+  /** `route` is the request's route label (http-routes.ts): a fixed set, never the request's path. */
+  httpAnswered(method: string, route: string, status: number, seconds: number): void {
     // Methods are client input: keep the label set bounded.
     const knownMethod = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'].includes(method) ? method : 'other'
     this.httpRequests.inc({ method: knownMethod, route, status: String(status) })
     this.httpSeconds.observe({ route }, seconds)
+  }
+
+  /** A WebSocket upgrade refused by the app server before the engine saw it ([SD1], [SD2]), as the engine counts its own. */
+  upgradeRefused(reason: 'host' | 'origin'): void {
+    this.refused.inc({ reason, code: '403' })
   }
 
   httpAuthFailed(status: 401 | 403): void {

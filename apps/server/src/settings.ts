@@ -13,7 +13,12 @@ export interface ServerConfig {
   authAudience?: string | undefined
   devTokens: boolean
   allowedOrigins?: string[] | undefined
-  trustProxy: boolean
+  /** Host names the `Host` header may carry besides loopback names and IP literals; `*` turns the check off. */
+  allowedHosts: string[]
+  /** Addresses and CIDR ranges of the proxies whose `X-Forwarded-For` is believed; empty: none. */
+  trustProxy: string[]
+  /** Longest token lifetime accepted, in seconds; 0: no maximum, and tokens without `exp` are accepted. */
+  maxTokenLifetime: number
   maxMessageBytes: number
   messagesPerSecond: number
   bytesPerSecond: number
@@ -43,6 +48,8 @@ export interface Setting {
   help: string
   /** A flag that takes no value (`--dev-tokens`); its environment variable and file key take true/false. */
   boolean?: true
+  /** A comma-separated list; the config file may also give an array of strings. */
+  list?: true
   /** Never printed back in error messages. */
   secret?: true
   /** A path, resolved against the config file's directory when it comes from the file. */
@@ -115,15 +122,33 @@ export const settings: readonly Setting[] = [
     flag: 'allowed-origins',
     env: 'ALLOWED_ORIGINS',
     fallback: undefined,
-    help: 'comma-separated browser origins allowed to connect (default: any)',
+    list: true,
+    help: 'comma-separated browser origins allowed to connect (default: the same origin and loopback origins)',
+  },
+  {
+    key: 'allowedHosts',
+    flag: 'allowed-hosts',
+    env: 'ALLOWED_HOSTS',
+    fallback: undefined,
+    list: true,
+    help:
+      'comma-separated names this server is reached by (Host header), besides localhost and IP addresses; ' +
+      '.example.com also allows its subdomains; * allows any (unsafe: DNS rebinding)',
   },
   {
     key: 'trustProxy',
     flag: 'trust-proxy',
     env: 'TRUST_PROXY',
-    fallback: 'false',
-    boolean: true,
-    help: 'take client addresses from X-Forwarded-For (behind a reverse proxy)',
+    fallback: undefined,
+    list: true,
+    help: 'comma-separated addresses or CIDR ranges of the reverse proxies whose X-Forwarded-For is believed (default: none)',
+  },
+  {
+    key: 'maxTokenLifetime',
+    flag: 'max-token-lifetime',
+    env: 'MAX_TOKEN_LIFETIME',
+    fallback: String(24 * 60 * 60),
+    help: 'longest token lifetime accepted (exp - iat), in seconds; tokens without exp are refused; 0 = no maximum (unsafe)',
   },
   {
     key: 'maxMessageBytes',
@@ -143,15 +168,15 @@ export const settings: readonly Setting[] = [
     key: 'messagesPerSecond',
     flag: 'messages-per-second',
     env: 'MESSAGES_PER_SECOND',
-    fallback: '300',
-    help: 'sustained messages per connection (bursts of 10x); more closes with 4429',
+    fallback: '5000',
+    help: 'sustained messages per connection (bursts of 10x); more is slowed down, not closed',
   },
   {
     key: 'bytesPerSecond',
     flag: 'bytes-per-second',
     env: 'BYTES_PER_SECOND',
     fallback: String(4 * mib),
-    help: 'sustained bytes per connection (bursts of 8x); more closes with 4429',
+    help: 'sustained bytes per connection (bursts of 8x); more is slowed down, not closed',
   },
   {
     key: 'connectionsPerAddress',
@@ -227,7 +252,7 @@ export function helpText(): string {
     '  --help                     print this text',
     '',
     `Config file keys: ${keys.join(', ')}.`,
-    'Example: { "port": 8080, "dataDir": "/var/lib/collab", "trustProxy": true, "allowedOrigins": ["https://x.org"] }',
+    'Example: { "port": 8080, "dataDir": "/var/lib/collab", "trustProxy": ["10.0.0.2"], "allowedHosts": ["x.org"] }',
     "Relative paths in the file are resolved against the file's directory. docs/OPERATIONS.md explains each setting.",
   ].join('\n')
 }

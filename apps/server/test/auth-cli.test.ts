@@ -60,7 +60,9 @@ const settingVariables = [
   'AUTH_AUDIENCE',
   'DEV_TOKENS',
   'ALLOWED_ORIGINS',
+  'ALLOWED_HOSTS',
   'TRUST_PROXY',
+  'MAX_TOKEN_LIFETIME',
 ]
 
 function runCli(args: string[], cleanups: Array<() => unknown>, env: Record<string, string> = {}): CliProcess {

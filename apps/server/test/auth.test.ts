@@ -17,10 +17,13 @@ interface TokenSpec {
   /** Seconds since the epoch; `null` for no `exp` claim. Default: an hour from now. */
   exp?: number | null
   nbf?: number
+  /** Seconds since the epoch; `null` for no `iat` claim. Default: now. */
+  iat?: number | null
 }
 
 function claims(spec: TokenSpec): SignJWT {
-  let jwt = new SignJWT({ docs: 'docs' in spec ? spec.docs : { '*': 'write' } }).setIssuedAt()
+  let jwt = new SignJWT({ docs: 'docs' in spec ? spec.docs : { '*': 'write' } })
+  if (spec.iat !== null) jwt = jwt.setIssuedAt(spec.iat ?? now())
   if (spec.sub !== undefined) jwt = jwt.setSubject(spec.sub)
   if (spec.iss !== undefined) jwt = jwt.setIssuer(spec.iss)
   if (spec.aud !== undefined) jwt = jwt.setAudience(spec.aud)
@@ -178,6 +181,56 @@ describe('[AU2] TokenVerifier', () => {
     expect(() => new TokenVerifier({})).toThrow(RangeError)
     const dh = generateKeyPairSync('x25519')
     expect(() => new TokenVerifier({ publicKey: pem(dh.publicKey) })).toThrow(/unsupported public key type/)
+  })
+})
+
+describe('[TK1] maximum token lifetime', () => {
+  const day = 24 * 60 * 60
+
+  it('[TK1] refuses a token without exp by default; 0 accepts it', async () => {
+    const forever = await hs256({ exp: null })
+    expect(await reasonOf(new TokenVerifier({ secret }), forever)).toBe('token has no "exp" (expiry)')
+    expect((await new TokenVerifier({ secret, maxLifetimeSeconds: 0 }).verify(forever)).ok).toBe(true)
+  })
+
+  it('[TK1] counts exp - iat against the maximum, a day by default', async () => {
+    const verifier = new TokenVerifier({ secret })
+    const issued = now() - 3_600
+    expect((await verifier.verify(await hs256({ iat: issued, exp: issued + day }))).ok).toBe(true)
+    expect(await reasonOf(verifier, await hs256({ iat: issued, exp: issued + day + 1 }))).toBe(
+      `token lifetime exceeds ${day} s`,
+    )
+    // What is left of it does not matter: a week-long token is refused even in its last day.
+    expect(await reasonOf(verifier, await hs256({ iat: now() - 6 * day, exp: now() + 3_600 }))).toMatch(/lifetime/)
+    const short = new TokenVerifier({ secret, maxLifetimeSeconds: 600 })
+    expect((await short.verify(await hs256({ exp: now() + 600 }))).ok).toBe(true)
+    expect(await reasonOf(short, await hs256({ exp: now() + 601 }))).toBe('token lifetime exceeds 600 s')
+    expect(
+      (await new TokenVerifier({ secret, maxLifetimeSeconds: 0 }).verify(await hs256({ exp: now() + 99 * day }))).ok,
+    ).toBe(true)
+  })
+
+  it('[TK1] without iat, or with an iat in the future, counts from now', async () => {
+    const verifier = new TokenVerifier({ secret, maxLifetimeSeconds: 600 })
+    expect((await verifier.verify(await hs256({ iat: null, exp: now() + 590 }))).ok).toBe(true)
+    expect(await reasonOf(verifier, await hs256({ iat: null, exp: now() + 700 }))).toMatch(/lifetime/)
+    // An issuer clock a little ahead is tolerated; an iat far ahead cannot stretch the token's reach.
+    expect((await verifier.verify(await hs256({ iat: now() + 30, exp: now() + 630 }))).ok).toBe(true)
+    expect(await reasonOf(verifier, await hs256({ iat: now() + 3_000, exp: now() + 3_600 }))).toMatch(/lifetime/)
+  })
+
+  it('[TK1] the WebSocket hook refuses such tokens with 4401', async () => {
+    const authenticate = jwtAuthenticate(new TokenVerifier({ secret }))
+    const request = { docName: 'doc', remoteAddress: '127.0.0.1', headers: {} }
+    expect(await authenticate({ ...request, token: await hs256({ exp: null }) })).toEqual({
+      ok: false,
+      code: 4401,
+      reason: 'token has no "exp" (expiry)',
+    })
+    expect(await authenticate({ ...request, token: await hs256({ exp: now() + 2 * day }) })).toMatchObject({
+      ok: false,
+      code: 4401,
+    })
   })
 })
 

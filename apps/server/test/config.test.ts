@@ -43,7 +43,9 @@ describe('configuration', () => {
       dataDir: './data',
       logLevel: 'info',
       devTokens: false,
-      trustProxy: false,
+      trustProxy: [],
+      allowedHosts: [],
+      maxTokenLifetime: 24 * 60 * 60,
       pingIntervalMs: 2_500,
       connectionTimeoutMs: 6_000,
       roomGraceMs: 10_000,
@@ -62,7 +64,8 @@ describe('configuration', () => {
       connectionTimeoutMs: 3000,
       roomGraceMs: 0,
       maxBodyBytes: 4096,
-      trustProxy: true,
+      trustProxy: ['10.0.0.2', '172.16.0.0/12'],
+      allowedHosts: 'collab.example.com, .team.example',
       allowedOrigins: ['https://a.example', 'https://b.example'],
       metricsToken: 'file-metrics-token-0123',
     })
@@ -74,14 +77,15 @@ describe('configuration', () => {
       connectionTimeoutMs: 3000,
       roomGraceMs: 0,
       maxBodyBytes: 4096,
-      trustProxy: true,
+      trustProxy: ['10.0.0.2', '172.16.0.0/12'],
+      allowedHosts: ['collab.example.com', '.team.example'],
       allowedOrigins: ['https://a.example', 'https://b.example'],
       metricsToken: 'file-metrics-token-0123',
     })
     expect(config([], { CONFIG_FILE: path }).port).toBe(8080)
     expect(config(['--config', path], { PORT: '9090', TRUST_PROXY: 'false' })).toMatchObject({
       port: 9090,
-      trustProxy: false,
+      trustProxy: [],
       host: 'file-host',
     })
     expect(config(['--config', path, '--port', '7070'], { PORT: '9090' }).port).toBe(7070)
@@ -122,7 +126,9 @@ describe('configuration', () => {
       /"log-level" in .*: unknown setting; the file uses camelCase keys: did you mean "logLevel"\?/,
     )
     expect(error(['--config', configFile({ colour: 'blue' })])).toMatch(/"colour" in .*: unknown setting; the keys are/)
-    expect(error(['--config', configFile({ trustProxy: 'maybe' })])).toMatch(/TRUST_PROXY = "maybe": must be true/)
+    expect(error(['--config', configFile({ trustProxy: 'maybe' })])).toMatch(
+      /TRUST_PROXY = "maybe": Invalid trusted proxy "maybe": expected an IP address or a CIDR range/,
+    )
     expect(error(['--config', configFile({ devTokens: 1 })])).toMatch(/"devTokens" in .*: must be true or false/)
     expect(error(['--config', configFile({ port: [1] })])).toMatch(/"port" in .*: must be a string or a number/)
     expect(error(['--config', configFile('{ "port": 80, }')])).toMatch(/is not valid JSON/)
@@ -130,6 +136,41 @@ describe('configuration', () => {
     expect(error(['--config', '/nonexistent/collab.json'])).toMatch(
       /--config \/ CONFIG_FILE = "\/nonexistent\/collab.json": the file cannot be read/,
     )
+  })
+
+  it('[PX1] TRUST_PROXY lists addresses and CIDR ranges; the old `true` says what to write instead', () => {
+    expect(config([], { TRUST_PROXY: '127.0.0.1, ::1,10.0.0.0/8' }).trustProxy).toEqual([
+      '127.0.0.1',
+      '::1',
+      '10.0.0.0/8',
+    ])
+    expect(config(['--trust-proxy', '192.168.0.0/16']).trustProxy).toEqual(['192.168.0.0/16'])
+    for (const off of ['false', '0', 'off']) expect(config([], { TRUST_PROXY: off }).trustProxy).toEqual([])
+    const advice = /no longer takes true: list the addresses or CIDR ranges of the proxies/
+    expect(error([], { TRUST_PROXY: 'true' })).toMatch(/--trust-proxy \/ TRUST_PROXY = "true": no longer takes true/)
+    expect(error([], { TRUST_PROXY: 'true' })).toMatch(advice)
+    expect(error(['--config', configFile({ trustProxy: true })])).toMatch(advice)
+    expect(config(['--config', configFile({ trustProxy: false })]).trustProxy).toEqual([])
+    expect(error([], { TRUST_PROXY: '10.0.0.1,nginx' })).toMatch(/Invalid trusted proxy "nginx"/)
+    expect(error([], { TRUST_PROXY: '10.0.0.0/40' })).toMatch(/Invalid trusted proxy "10.0.0.0\/40"/)
+  })
+
+  it('[SD1] ALLOWED_HOSTS takes names, domains with a leading dot and *, not URLs or ports', () => {
+    expect(config([], { ALLOWED_HOSTS: 'collab.example.com,.example.org' }).allowedHosts).toEqual([
+      'collab.example.com',
+      '.example.org',
+    ])
+    expect(config(['--allowed-hosts', '*']).allowedHosts).toEqual(['*'])
+    for (const bad of ['https://collab.example.com', 'collab.example.com:8080', 'a b']) {
+      expect(error([], { ALLOWED_HOSTS: bad }), bad).toMatch(/ALLOWED_HOSTS = .*is not a host name/)
+    }
+  })
+
+  it('[TK1] MAX_TOKEN_LIFETIME is whole seconds, 0 or more', () => {
+    expect(config([], { MAX_TOKEN_LIFETIME: '3600' }).maxTokenLifetime).toBe(3600)
+    expect(config(['--max-token-lifetime', '0']).maxTokenLifetime).toBe(0)
+    expect(error([], { MAX_TOKEN_LIFETIME: '-1' })).toMatch(/MAX_TOKEN_LIFETIME = "-1": must be 0 \(no maximum\)/)
+    expect(error([], { MAX_TOKEN_LIFETIME: '1h' })).toMatch(/MAX_TOKEN_LIFETIME = "1h": must be a number of seconds/)
   })
 
   it('never prints secrets back, wherever they came from', () => {

@@ -1,10 +1,17 @@
-import { request } from 'node:http'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { UpdateRefusedError } from '@collab/server'
 import { type DocInfo, type DocStore, MemoryDocStore } from '@collab/storage'
+import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { createRequestHandler } from '../src/http-routes.js'
+import { ServerMetrics } from '../src/metrics.js'
 import {
   bearer,
+  cleanups,
   post,
+  rawRequest,
   rawSocket,
   runCleanups,
   sample,
@@ -166,21 +173,87 @@ describe('documents', () => {
       )
     const before = await stateOf()
     const valid = textUpdate('x'.repeat(20))
-    for (const garbage of [valid.slice(0, valid.length - 3), new Uint8Array([1, 2, 3]), new Uint8Array(0)]) {
+    for (const garbage of [valid.slice(0, valid.length - 3), new Uint8Array([1, 2, 3])]) {
       const refused = await post(`${server.url}/api/docs/kept/updates`, garbage)
       expect(refused.status).toBe(400)
-      expect(await refused.json()).toEqual({ error: 'the body is not a valid Yjs update' })
+      // The engine's reason, as a WebSocket sender would get it with 4400.
+      expect(await refused.json()).toEqual({ error: expect.stringMatching(/^the update does not decode/) })
+      expect(refused.headers.get('retry-after')).toBeNull()
     }
+    const empty = await post(`${server.url}/api/docs/kept/updates`, new Uint8Array(0))
+    expect(empty.status).toBe(400)
+    expect(await empty.json()).toEqual({ error: 'the body is empty: send one Yjs update' })
     expect(await stateOf()).toEqual(before)
     expect(await (await fetch(`${server.url}/api/docs/kept`)).text()).toBe('original')
     // A bad update does not create the document it names either.
     expect((await post(`${server.url}/api/docs/never/updates`, new Uint8Array([1, 2, 3]))).status).toBe(400)
+    expect((await fetch(`${server.url}/api/docs/never`)).status).toBe(404)
+    // One that decodes but is inadmissible (no structs; a delete set of client 5 with an empty range at clock 0):
+    // refused with the reason, not a 503 to retry forever, and no document left behind for the grace period.
+    const emptyRange = await post(`${server.url}/api/docs/never/updates`, new Uint8Array([0, 1, 5, 1, 0, 0]))
+    expect(emptyRange.status).toBe(400)
+    expect(await emptyRange.json()).toEqual({ error: 'the delete set has an empty range' })
     expect((await fetch(`${server.url}/api/docs/never`)).status).toBe(404)
 
     const asText = await post(`${server.url}/api/docs/kept/updates`, textUpdate('form'), {
       'content-type': 'text/plain',
     })
     expect(asText.status).toBe(415)
+  })
+
+  it('[PR2] an update the engine refuses is 400, 409 or 410 with its reason, not a 503 to retry; storage failures stay 503', async () => {
+    // The engine's errors, as it throws them from applyUpdate (issue 12: one admission path for updates).
+    const thrown: Record<string, Error> = {
+      invalid: new UpdateRefusedError({ kind: 'invalid', reason: 'the delete set has an empty range' }),
+      deleted: new UpdateRefusedError({ kind: 'deleted', reason: 'the update holds content of a deleted document' }),
+      missing: new UpdateRefusedError({
+        kind: 'missing',
+        reason: 'the update refers to 7:3, which this document lacks',
+      }),
+      storage: new Error('disk full'),
+    }
+    const metrics = new ServerMetrics()
+    const http = createServer(
+      createRequestHandler({
+        store: new MemoryDocStore(),
+        sync: {
+          getDocument: async () => null,
+          applyUpdate: async (name) => {
+            throw thrown[name]
+          },
+          deleteDocument: async () => false,
+        },
+        logger: pino({ level: 'silent' }),
+        webRoot: undefined,
+        auth: { verifier: null, devTokens: null },
+        metrics,
+        metricsToken: undefined,
+        maxBodyBytes: 1024,
+        trustedProxies: null,
+        policy: { allowedHosts: [], allowedOrigins: null },
+        stats: () => ({ rooms: 0, connections: 0 }),
+        isShuttingDown: () => false,
+        checkStorage: async () => null,
+      }),
+    )
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => {
+      metrics.clear()
+      return new Promise((resolve) => http.close(resolve))
+    })
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+    const answer = async (name: string) => {
+      const res = await post(`${url}/api/docs/${name}/updates`, textUpdate('x'))
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() }
+    }
+    expect(await answer('invalid')).toEqual({
+      status: 400,
+      retryAfter: null,
+      body: { error: 'the delete set has an empty range' },
+    })
+    expect(await answer('deleted')).toMatchObject({ status: 410, retryAfter: null })
+    expect(await answer('missing')).toMatchObject({ status: 409, retryAfter: null })
+    expect(await answer('storage')).toMatchObject({ status: 503, retryAfter: '5' })
   })
 
   it('an oversized body is 413 without the server reading it', async () => {
@@ -291,5 +364,38 @@ describe('authentication', () => {
     for (const part of writer.split('.')) expect(logged).not.toContain(part)
     expect(logged).not.toContain('secret contents')
     expect(logged).not.toContain('?token')
+  })
+})
+
+describe('routing', () => {
+  it('each request is counted and logged under its route label; probes and the web app log at debug level', async () => {
+    const server = await start()
+    // [method, path, route label, status, pino level (20 debug, 30 info)]
+    const cases = [
+      ['GET', '/healthz', '/healthz', 200, 20],
+      ['POST', '/readyz', '/readyz', 200, 20],
+      ['GET', '/api/config', '/api/config', 200, 30],
+      ['POST', '/api/dev-token', '/api/dev-token', 405, 30],
+      ['PUT', '/api/docs', '/api/docs', 405, 30],
+      ['GET', '/api/docs/route-a', '/api/docs/:name', 404, 30],
+      ['POST', '/api/docs/route-a/updates', '/api/docs/:name/updates', 415, 30],
+      ['GET', '/api/docs/route-a/b', '/api/other', 404, 30],
+      ['POST', '/api/nothing', '/api/other', 404, 30],
+      ['DELETE', '/d/route-a', 'static', 405, 20],
+    ] as const
+    for (const [method, path, , status] of cases) {
+      expect((await rawRequest(server, path, { method })).status, `${method} ${path}`).toBe(status)
+    }
+    const refused = await rawRequest(server, '/api/docs', { headers: { host: 'elsewhere.example' } })
+    expect(refused.status).toBe(403)
+
+    await waitFor('every request log line', () => server.logs.filter((line) => line.msg === 'request').length >= 11)
+    const metrics = await server.metrics.exposition()
+    for (const [method, path, route, status, level] of [...cases, ['GET', '/api/docs', 'refused', 403, 30] as const]) {
+      const labels = { method, route, status: String(status) }
+      expect(sample(metrics.body, 'collab_http_requests_total', labels), `${method} ${path}`).toBe(1)
+      const line = server.logs.find((log) => log.msg === 'request' && log.path === path && log.method === method)
+      expect([line?.status, line?.level], `${method} ${path}`).toEqual([status, level])
+    }
   })
 })

@@ -12,6 +12,8 @@ import { type RunningServer, type StartOptions, startServer } from '../src/main.
 
 // Helpers of the HTTP API tests: in-process servers on port 0 with their log lines, Yjs updates, clients.
 
+export { waitFor } from '@collab/test-support'
+
 export const secret = 'http-api-test-secret-0123456789-abcdefgh'
 
 /** Cleanup steps of the current test; each test file runs them after each test ({@link runCleanups}). */
@@ -19,18 +21,6 @@ export const cleanups: Array<() => unknown> = []
 
 export async function runCleanups(): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-}
-
-export async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 /** Log lines the server wrote, parsed. */
@@ -147,4 +137,61 @@ export function sample(exposition: string, name: string, labels: Record<string, 
     }
   }
   return sum
+}
+
+/** An answer read in full. */
+export interface RawAnswer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+/**
+ * A request with headers fetch() will not send as given (`Host`, `Origin`, `X-Forwarded-For`), as a browser or a
+ * proxy would send them.
+ */
+export function rawRequest(
+  server: RunningServer,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string } = {},
+): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${server.url}${path}`,
+      { method: options.method ?? 'GET', headers: options.headers },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          body += chunk
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+      },
+    )
+    req.on('error', reject)
+    req.end(options.body)
+  })
+}
+
+/** Opens a WebSocket with the given headers: `'open'` once it is, or the HTTP answer that refused it. */
+export function upgrade(
+  server: RunningServer,
+  docName: string,
+  headers: Record<string, string> = {},
+): Promise<'open' | RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/${encodeURIComponent(docName)}`, { headers })
+    cleanups.push(() => ws.terminate())
+    ws.once('open', () => resolve('open'))
+    ws.once('unexpected-response', (_req, res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => {
+        body += chunk
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    // Also reports the terminate() of a refused socket at cleanup, when the promise has settled already.
+    ws.on('error', reject)
+  })
 }
