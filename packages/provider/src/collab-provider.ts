@@ -15,7 +15,9 @@ import {
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff.js'
+import { type ConnectionTarget, connectionTarget } from './connection-target.js'
 import { defaultHeartbeat, type HeartbeatPolicy, heartbeatVerdict } from './heartbeat.js'
+import { SaveAccounting } from './save-accounting.js'
 import { type ConnectionStatus, type ProviderStatus, sameStatus } from './status.js'
 
 /** Options of {@link CollabProvider}. */
@@ -94,14 +96,8 @@ export class CollabProvider {
   private refusedToken = false
   /** Capabilities the server answered with, or null until (unless) it answers our hello. */
   private serverCapabilities: ReadonlySet<string> | null = null
-
-  // Save accounting ([SA1]): document messages sent on this socket, how many the server says are stored, and the
-  // number the latest local change rode in.
-  private sentDocMessages = 0
-  private savedDocMessages = 0
-  private mustBeSaved = 0
-  /** Local changes that no message on the current socket carries yet; the next sync step 2 will. */
-  private changesNotSent = false
+  /** Which local changes the server has acknowledged as stored ([SA1]); told of every document message. */
+  private readonly saves = new SaveAccounting()
 
   constructor(options: CollabProviderOptions) {
     this.options = options
@@ -181,9 +177,9 @@ export class CollabProvider {
   private async open(attempt: number): Promise<void> {
     // While the browser reports no network, attempts go on quietly and the status stays "offline".
     this.update({ connection: browserIsOffline() ? 'offline' : 'connecting', error: null })
-    let target: { url: string; protocols: string[] }
+    let target: ConnectionTarget
     try {
-      target = await this.connectionTarget()
+      target = connectionTarget(this.options.serverUrl, this.options.docName, await this.currentToken())
     } catch (err) {
       if (attempt !== this.attempt) return
       this.report('the token callback failed; retrying', err)
@@ -217,20 +213,10 @@ export class CollabProvider {
     ws.onerror = () => undefined
   }
 
-  /**
-   * Where to connect, and the subprotocols to offer. A token travels as the subprotocol `token.<token>` beside
-   * `collab`: browsers cannot set headers on a WebSocket, and unlike a URL this header is not written to proxies'
-   * access logs. Tokens with characters a subprotocol cannot hold fall back to the `token` query parameter.
-   */
-  private async connectionTarget(): Promise<{ url: string; protocols: string[] }> {
-    const base = `${this.options.serverUrl.replace(/\/+$/, '')}/${encodeURIComponent(this.options.docName)}`
-    const token =
-      typeof this.options.token === 'function'
-        ? await this.options.token({ afterRefusal: this.refusedToken })
-        : this.options.token
-    if (!token) return { url: base, protocols: [] }
-    if (/^[A-Za-z0-9._~-]+$/.test(token)) return { url: base, protocols: ['collab', `token.${token}`] }
-    return { url: `${base}?token=${encodeURIComponent(token)}`, protocols: [] }
+  /** The token for this attempt; a token source is told whether the server just refused the previous one. */
+  private async currentToken(): Promise<string | undefined> {
+    if (typeof this.options.token !== 'function') return this.options.token
+    return this.options.token({ afterRefusal: this.refusedToken })
   }
 
   private onOpen(ws: WebSocket): void {
@@ -241,9 +227,6 @@ export class CollabProvider {
     this.lastPingAt = 0
     this.synced = false
     this.serverCapabilities = null
-    this.sentDocMessages = 0
-    this.savedDocMessages = 0
-    this.mustBeSaved = 0
     this.send(encodeHello(clientCapabilities))
     this.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
     const local = this.awareness.getLocalState()
@@ -270,8 +253,9 @@ export class CollabProvider {
   private handle(message: Message): void {
     switch (message.type) {
       case 'sync-step-1':
-        this.sendDocMessage(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, message.stateVector)), this.changesNotSent)
-        this.changesNotSent = false
+        if (this.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, message.stateVector)))) {
+          this.saves.syncStep2Sent()
+        }
         return
       case 'sync-step-2':
         Y.applyUpdate(this.doc, message.update, this)
@@ -305,7 +289,7 @@ export class CollabProvider {
         this.send(encodePong())
         return
       case 'saved':
-        this.savedDocMessages = Math.max(this.savedDocMessages, message.count)
+        this.saves.savedReceived(message.count)
         this.refreshSaved()
         return
       default:
@@ -316,8 +300,8 @@ export class CollabProvider {
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === this) return
-    if (this.ws?.readyState === this.WebSocketImpl.OPEN) this.sendDocMessage(encodeSyncUpdate(update), true)
-    else this.changesNotSent = true
+    if (this.send(encodeSyncUpdate(update))) this.saves.updateSent()
+    else this.saves.changeNotSent()
     this.refreshSaved()
   }
 
@@ -328,15 +312,6 @@ export class CollabProvider {
     if (origin === this) return
     const changed = [...added, ...updated, ...removed]
     this.send(encodeAwareness(encodeAwarenessUpdate(this.awareness, changed)))
-  }
-
-  private sendDocMessage(message: Uint8Array, carriesLocalChanges: boolean): void {
-    if (!this.send(message)) {
-      if (carriesLocalChanges) this.changesNotSent = true
-      return
-    }
-    this.sentDocMessages++
-    if (carriesLocalChanges) this.mustBeSaved = this.sentDocMessages
   }
 
   private send(message: Uint8Array): boolean {
@@ -350,8 +325,8 @@ export class CollabProvider {
   private refreshSaved(): void {
     const acknowledges = this.serverCapabilities?.has(Capability.SaveAck) ?? false
     // Without acknowledgements, a change counts as saved once it is sent on a synced connection.
-    if (!acknowledges && this.serverCapabilities !== null && this.synced) this.savedDocMessages = this.sentDocMessages
-    this.update({ unsaved: this.changesNotSent || this.mustBeSaved > this.savedDocMessages })
+    if (!acknowledges && this.serverCapabilities !== null && this.synced) this.saves.acknowledgeAllSent()
+    this.update({ unsaved: this.saves.unsaved })
   }
 
   private checkHeartbeat(): void {
@@ -391,8 +366,7 @@ export class CollabProvider {
     this.clearConnectTimer()
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     this.heartbeatTimer = null
-    // What was sent but not acknowledged must ride in the next connection's sync step 2.
-    if (this.mustBeSaved > this.savedDocMessages) this.changesNotSent = true
+    this.saves.connectionClosed()
     this.synced = false
     // Not `doc.clientID`: Yjs changes it when another client writes with it, and the local presence would go.
     const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.awareness.clientID)
