@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import { crc32 } from 'node:zlib'
 import type { DocRelay, RelayMembership, RelayPeer } from '@collab/server'
 import { Redis } from 'ioredis'
 import { type Logger, pino } from 'pino'
 import * as Y from 'yjs'
 import { InstanceLiveness } from './instance-liveness.js'
+import { type Partition, PartitionMembership } from './partition-membership.js'
+import {
+  type DocDataEntry,
+  type DocEntry,
+  type DocSignalEntry,
+  decodeEntry,
+  EntryKind,
+  encodeEntry,
+  type StreamEntry,
+} from './stream-entry.js'
 import { compareStreamIds } from './stream-ids.js'
 
 /** Options of {@link RedisDocRelay.open}. */
@@ -33,51 +42,25 @@ export interface RedisDocRelayOptions {
   streamMaxLength?: number
 }
 
-/** What a stream entry says; one letter each, in the `t` field. */
-const Kind = {
-  Update: 'u',
-  Awareness: 'a',
-  /** "Tell me who is connected to you": answered with an Awareness entry. */
-  Query: 'q',
-  /** "Reload this document from the store": sent after this instance lost its connection. */
-  Resync: 'r',
-  Deleted: 'x',
-  Heartbeat: 'h',
-  Bye: 'b',
-} as const
-type KindValue = (typeof Kind)[keyof typeof Kind]
-
 interface Member {
   peer: RelayPeer
   /** Instances that published on this document since the member joined: they are told about when one dies. */
   heardFrom: Set<string>
 }
 
-/**
- * One of the streams the documents are spread over, read while at least one of its documents is loaded here.
- * Every entry names its document.
- */
-interface Partition {
-  key: string
-  /** The last entry read (or where reading starts); `null` until positioned. */
-  position: string | null
-  /** Settles once positioned, or once positioning failed (Redis unreachable). */
-  positioned: Promise<void>
-  /** The loaded documents of this partition, by name. */
-  docs: Map<string, DocStream>
-  expirySetAt: number
-}
-
 /** A document loaded by at least one room of this instance. */
 interface DocStream {
   docName: string
-  partition: Partition
+  partition: Partition<DocStream>
   members: Set<Member>
   /** Updates that could not be published (Redis unreachable), sent merged after reconnecting. */
   unsent: Uint8Array[]
   unsentBytes: number
   nextResyncAt: number
 }
+
+/** What a document entry says, before the relay names its writer and document. */
+type DocEntryBody = Pick<DocDataEntry, 'kind' | 'data'> | Pick<DocSignalEntry, 'kind'>
 
 type StreamReply = Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null
 
@@ -87,26 +70,27 @@ const maxUnsentUpdates = 4_096
 const maxUnsentBytes = 8 << 20
 /** A document stream nobody writes to for this long disappears from Redis. */
 const streamTtlMs = 60 * 60_000
+/** How often a stream written to has its expiry pushed back. */
+const streamTtlRefreshMs = 60_000
 
 /**
  * The relay between server instances on Redis Streams: the documents are spread over a fixed number of streams
- * (`<prefix>p:<n>`, n from a hash of the name, every entry naming its document) that each instance reads from its own
- * last-read position while it has one of their documents loaded, and one stream of heartbeats
- * (`<prefix>instances`). A fixed number of streams keeps each blocking read the same size however many documents
- * are open (a stream per document made every read, and Redis's work for it, grow with them). Unlike pub/sub, a reader that was briefly disconnected continues where it stopped; what
- * streams cannot promise (Redis restarted empty, entries trimmed before they were read, a publish that failed) is
+ * (`<prefix>p:<n>`, n from a hash of the name, every entry naming its document; partition-membership.ts) that each
+ * instance reads from its own last-read position while it has one of their documents loaded, and one stream of
+ * heartbeats (`<prefix>instances`); stream-entry.ts is what the entries hold. A fixed number of streams keeps each
+ * blocking read the same size however many documents are open (a stream per document made every read, and Redis's
+ * work for it, grow with them). Unlike pub/sub, a reader that was briefly disconnected continues where it stopped;
+ * what streams cannot promise (Redis restarted empty, entries trimmed before they were read, a publish that failed) is
  * covered by reloading the document from the shared store (anti-entropy): after every reconnect, when a reader
  * fell behind the trimmed part, when another instance dies or asks for it, and periodically. ARCHITECTURE.md,
  * "Several instances", lists the failure cases.
  */
 export class RedisDocRelay implements DocRelay {
-  /** Loaded documents by name. */
-  private readonly streams = new Map<string, DocStream>()
-  /** Partitions with at least one loaded document, by key. */
-  private readonly partitions = new Map<string, Partition>()
+  private readonly membership: PartitionMembership<DocStream>
   private readonly liveness: InstanceLiveness
   private heartbeatPosition = '0-0'
-  private closed = false
+  /** Aborted by {@link close}: nothing is published after it, and the read loop stops waiting for Redis. */
+  private readonly closing = new AbortController()
   private readLoop: Promise<void> = Promise.resolve()
   private readerClientId: number | null = null
   private readonly timers: NodeJS.Timeout[] = []
@@ -123,6 +107,19 @@ export class RedisDocRelay implements DocRelay {
   ) {
     this.logger = logger.child({ relay: instanceId })
     this.liveness = new InstanceLiveness(options.deadAfterMs)
+    this.membership = new PartitionMembership({
+      keyPrefix: options.keyPrefix,
+      count: options.partitions,
+      newestEntryId: (key) => this.lastId(key),
+      positioned: () => this.wakeReader(),
+      positionFailed: (partition, err) => {
+        // The room loads anyway; once Redis is back the partition is positioned and its rooms resynced.
+        this.logger.warn(
+          { docs: [...partition.docs.keys()].slice(0, 5), err: errorMessage(err) },
+          'relay: joined while Redis is unreachable',
+        )
+      },
+    })
   }
 
   /** Connects to Redis; rejects when Redis cannot be reached at start (a configuration error, most likely). */
@@ -135,9 +132,6 @@ export class RedisDocRelay implements DocRelay {
       resyncIntervalMs: options.resyncIntervalMs ?? 30_000,
       partitions: options.partitions ?? 32,
       streamMaxLength: options.streamMaxLength ?? 10_000,
-    }
-    if (!Number.isInteger(resolved.partitions) || resolved.partitions < 1 || resolved.partitions > 65_536) {
-      throw new RangeError(`partitions must be a whole number from 1 to 65536, not ${resolved.partitions}`)
     }
     const common = {
       lazyConnect: true,
@@ -159,15 +153,16 @@ export class RedisDocRelay implements DocRelay {
       commandTimeout: 3_000,
     })
     const instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
-    const relay = new RedisDocRelay(instanceId, reader, writer, resolved, options.logger ?? pino({ level: 'silent' }))
     try {
+      // Constructing checks the options (a RangeError for a bad partition count): the clients are closed then too.
+      const relay = new RedisDocRelay(instanceId, reader, writer, resolved, options.logger ?? pino({ level: 'silent' }))
       await relay.start()
+      return relay
     } catch (err) {
       reader.disconnect()
       writer.disconnect()
       throw err
     }
-    return relay
   }
 
   private async start(): Promise<void> {
@@ -186,95 +181,61 @@ export class RedisDocRelay implements DocRelay {
     return `${this.options.keyPrefix}instances`
   }
 
-  private partitionKey(docName: string): string {
-    return `${this.options.keyPrefix}p:${crc32(docName) % this.options.partitions}`
+  private get closed(): boolean {
+    return this.closing.signal.aborted
   }
 
   join(docName: string, peer: RelayPeer): RelayMembership {
-    let stream = this.streams.get(docName)
-    if (!stream) {
-      const key = this.partitionKey(docName)
-      let partition = this.partitions.get(key)
-      if (!partition) {
-        partition = { key, position: null, positioned: Promise.resolve(), docs: new Map(), expirySetAt: 0 }
-        this.partitions.set(key, partition)
-        partition.positioned = this.position(partition)
-      }
-      // A partition already being read needs no positioning for a newly loaded document: whatever it published
-      // before the read position was read before now, and was stored before it was published.
-      stream = {
-        docName,
-        partition,
-        members: new Set(),
-        unsent: [],
-        unsentBytes: 0,
-        nextResyncAt: this.nextResyncAt(),
-      }
-      partition.docs.set(docName, stream)
-      this.streams.set(docName, stream)
-    }
-    const joined = stream
+    const joined = this.membership.load(docName, (partition) => ({
+      docName,
+      partition,
+      members: new Set(),
+      unsent: [],
+      unsentBytes: 0,
+      nextResyncAt: this.nextResyncAt(),
+    }))
     const member: Member = { peer, heardFrom: new Set() }
     joined.members.add(member)
     const ready = joined.partition.positioned.then(() => {
       // Whoever is connected elsewhere introduces themselves in answer.
-      this.publish(joined, Kind.Query)
+      this.publish(joined, { kind: EntryKind.Query })
     })
     let left = false
     return {
       ready,
       publishUpdate: (update) => {
-        if (!left) this.publish(joined, Kind.Update, update)
+        if (!left) this.publish(joined, { kind: EntryKind.Update, data: update })
       },
       publishAwareness: (update) => {
-        if (!left) this.publish(joined, Kind.Awareness, update)
+        if (!left) this.publish(joined, { kind: EntryKind.Awareness, data: update })
       },
       leave: () => {
         if (left) return
         left = true
         joined.members.delete(member)
-        if (joined.members.size > 0 || this.streams.get(docName) !== joined) return
-        this.streams.delete(docName)
-        const { partition } = joined
-        partition.docs.delete(docName)
         // Unsent updates of a document nobody here has open any more are in the store (they were stored first).
-        if (partition.docs.size === 0 && this.partitions.get(partition.key) === partition) {
-          this.partitions.delete(partition.key)
-        }
+        if (joined.members.size === 0) this.membership.unload(docName, joined)
       },
     }
   }
 
   publishDeleted(docName: string): void {
-    this.xadd(this.partitionKey(docName), docName, Kind.Deleted).catch((err: unknown) => this.publishFailed(err))
+    const entry: StreamEntry = { kind: EntryKind.Deleted, from: this.instanceId, doc: docName }
+    this.append(this.membership.keyOf(docName), entry).catch((err: unknown) => this.publishFailed(err))
   }
 
   /** Says goodbye (the others remove this instance's presence at once) and disconnects. */
   async close(): Promise<void> {
     if (this.closed) return
-    this.closed = true
+    this.closing.abort()
     for (const timer of this.timers) clearInterval(timer)
-    if (this.writer.status === 'ready') await this.xadd(this.heartbeatKey, null, Kind.Bye).catch(() => undefined)
+    if (this.writer.status === 'ready') {
+      // Best effort: without it the others declare this instance dead a few seconds later instead.
+      await this.append(this.heartbeatKey, { kind: EntryKind.Bye, from: this.instanceId }).catch(() => undefined)
+    }
     this.reader.disconnect()
     await this.readLoop
     await this.writer.quit().catch(() => this.writer.disconnect())
-  }
-
-  /**
-   * Where reading a partition starts: after its newest entry. Rooms publish updates only once stored, so whatever
-   * was published up to here is in the store, which a joining room reads after this.
-   */
-  private async position(partition: Partition): Promise<void> {
-    try {
-      partition.position = (await this.lastId(partition.key)) ?? '0-0'
-      this.wakeReader()
-    } catch (err) {
-      // The room loads anyway; once Redis is back the partition is positioned and its rooms resynced.
-      this.logger.warn(
-        { docs: [...partition.docs.keys()].slice(0, 5), err: errorMessage(err) },
-        'relay: joined while Redis is unreachable',
-      )
-    }
   }
 
   private async lastId(key: string): Promise<string | null> {
@@ -282,10 +243,10 @@ export class RedisDocRelay implements DocRelay {
     return entries[0]?.[0] ?? null
   }
 
-  private publish(stream: DocStream, kind: KindValue, data?: Uint8Array): void {
+  private publish(stream: DocStream, body: DocEntryBody): void {
     if (this.closed) return
     const failed = (err: unknown) => {
-      if (kind === Kind.Update && data) this.keepUnsent(stream, data)
+      if (body.kind === EntryKind.Update) this.keepUnsent(stream, body.data)
       this.publishFailed(err)
     }
     if (this.writer.status !== 'ready') {
@@ -293,21 +254,16 @@ export class RedisDocRelay implements DocRelay {
       return
     }
     const { partition } = stream
-    this.xadd(partition.key, stream.docName, kind, data).catch(failed)
-    const now = Date.now()
-    if (now - partition.expirySetAt > 60_000) {
-      partition.expirySetAt = now
+    this.append(partition.key, { ...body, from: this.instanceId, doc: stream.docName }).catch(failed)
+    if (partition.claimExpiryRefresh(Date.now(), streamTtlRefreshMs)) {
       this.writer.pexpire(partition.key, streamTtlMs).catch((err: unknown) => this.publishFailed(err))
     }
   }
 
-  /** Adds an entry: from this instance, of `kind`, about `docName` (none for heartbeats), carrying `data`. */
-  private xadd(key: string, docName: string | null, kind: KindValue, data?: Uint8Array): Promise<unknown> {
-    const fields: Array<string | Buffer> = ['f', this.instanceId, 't', kind]
-    if (docName !== null) fields.push('n', docName)
-    if (data) fields.push('d', Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+  /** Adds `entry` to the stream `key`, trimming the stream to about its length. */
+  private append(key: string, entry: StreamEntry): Promise<unknown> {
     const maxLength = key === this.heartbeatKey ? 1_000 : this.options.streamMaxLength
-    return this.writer.xadd(key, 'MAXLEN', '~', maxLength, '*', ...fields)
+    return this.writer.xadd(key, 'MAXLEN', '~', maxLength, '*', ...encodeEntry(entry))
   }
 
   private keepUnsent(stream: DocStream, update: Uint8Array): void {
@@ -327,14 +283,15 @@ export class RedisDocRelay implements DocRelay {
 
   private heartbeat(): void {
     if (this.closed || this.writer.status !== 'ready') return
-    this.xadd(this.heartbeatKey, null, Kind.Heartbeat).catch((err: unknown) => this.publishFailed(err))
+    const entry: StreamEntry = { kind: EntryKind.Heartbeat, from: this.instanceId }
+    this.append(this.heartbeatKey, entry).catch((err: unknown) => this.publishFailed(err))
   }
 
   /** The read loop: one blocking XREAD over the heartbeat stream and every positioned partition. */
   private async read(): Promise<void> {
     while (!this.closed) {
       if (this.reader.status !== 'ready') {
-        await this.untilReady(this.reader)
+        await untilReady(this.reader, this.closing.signal)
         continue
       }
       if (this.readerClientId === null) {
@@ -343,11 +300,10 @@ export class RedisDocRelay implements DocRelay {
       const keys = [this.heartbeatKey]
       const ids = [this.heartbeatPosition]
       /** What this read is for: a partition dropped and made anew meanwhile starts from its own position. */
-      const reading = new Map<string, Partition>()
-      for (const partition of this.partitions.values()) {
-        if (partition.position === null) continue
+      const reading = new Map<string, Partition<DocStream>>()
+      for (const { partition, position } of this.membership.readSet()) {
         keys.push(partition.key)
-        ids.push(partition.position)
+        ids.push(position)
         reading.set(partition.key, partition)
       }
       const issuedAt = Date.now()
@@ -374,7 +330,7 @@ export class RedisDocRelay implements DocRelay {
         if (key === this.heartbeatKey) this.onHeartbeats(entries)
         else {
           const partition = reading.get(key)
-          if (partition && this.partitions.get(key) === partition) await this.onPartitionEntries(partition, entries)
+          if (partition && this.membership.isRead(partition)) await this.onPartitionEntries(partition, entries)
         }
       }
     }
@@ -391,28 +347,33 @@ export class RedisDocRelay implements DocRelay {
     const now = Date.now()
     for (const [id, fields] of entries) {
       this.heartbeatPosition = id.toString()
-      const { from, kind } = decodeFields(fields)
+      const decoded = decodeEntry(fields)
+      const { from } = decoded
       if (!from || from === this.instanceId) continue
-      if (kind === Kind.Bye) {
+      if (decoded.ok && decoded.entry.kind === EntryKind.Bye) {
         this.liveness.forget(from)
         this.instanceGone(from, false)
       } else this.liveness.seen(from, now)
     }
   }
 
-  private async onPartitionEntries(partition: Partition, entries: Array<[Buffer, Buffer[]]>): Promise<void> {
+  private async onPartitionEntries(partition: Partition<DocStream>, entries: Array<[Buffer, Buffer[]]>): Promise<void> {
     const before = partition.position
     const now = Date.now()
     for (const [id, fields] of entries) {
-      partition.position = id.toString()
-      const { from, kind, doc, data } = decodeFields(fields)
+      partition.advance(id.toString())
+      const decoded = decodeEntry(fields)
+      const { from, doc } = decoded
       if (!from || from === this.instanceId) continue
+      // Even an entry this version cannot use says its writer is alive.
       this.liveness.seen(from, now)
       const stream = doc === null ? undefined : partition.docs.get(doc)
       if (!stream) continue
+      const entry = decoded.ok && 'doc' in decoded.entry ? decoded.entry : null
+      if (!decoded.ok) this.logger.warn({ doc, from, error: decoded.error }, 'relay: unusable entry ignored')
       for (const member of stream.members) {
         member.heardFrom.add(from)
-        this.deliver(stream, member, from, kind, data)
+        if (entry) this.deliver(stream, member, entry)
       }
     }
     // A full batch means this reader is behind; if Redis trimmed entries it had not read yet, they are lost.
@@ -423,31 +384,30 @@ export class RedisDocRelay implements DocRelay {
     }
   }
 
-  private deliver(stream: DocStream, member: Member, from: string, kind: string, data: Buffer | null): void {
+  private deliver(stream: DocStream, member: Member, entry: DocEntry): void {
     const { peer } = member
     try {
-      switch (kind) {
-        case Kind.Update:
-          if (data) peer.update(data)
+      switch (entry.kind) {
+        case EntryKind.Update:
+          peer.update(entry.data)
           return
-        case Kind.Awareness:
-          if (data) peer.awareness(from, data)
+        case EntryKind.Awareness:
+          peer.awareness(entry.from, entry.data)
           return
-        case Kind.Query: {
+        case EntryKind.Query: {
           const present = peer.localAwareness()
-          if (present) this.publish(stream, Kind.Awareness, present)
+          if (present) this.publish(stream, { kind: EntryKind.Awareness, data: present })
           return
         }
-        case Kind.Resync:
-          peer.resync(`asked by ${from}`)
+        case EntryKind.Resync:
+          peer.resync(`asked by ${entry.from}`)
           return
-        case Kind.Deleted:
+        case EntryKind.Deleted:
           peer.deleted()
           return
-        default:
-          this.logger.warn({ doc: stream.docName, from, kind }, 'relay: unknown entry kind ignored')
       }
     } catch (err) {
+      const { from, kind } = entry
       this.logger.error({ doc: stream.docName, from, kind, err: errorMessage(err) }, 'relay: a room failed')
     }
   }
@@ -473,7 +433,7 @@ export class RedisDocRelay implements DocRelay {
     }
     const now = Date.now()
     if (this.options.resyncIntervalMs <= 0) return
-    for (const stream of this.streams.values()) {
+    for (const stream of this.membership.documents()) {
       if (now < stream.nextResyncAt) continue
       stream.nextResyncAt = this.nextResyncAt()
       this.resyncMembers(stream, 'periodic')
@@ -486,7 +446,7 @@ export class RedisDocRelay implements DocRelay {
   }
 
   private instanceGone(id: string, died: boolean): void {
-    for (const stream of this.streams.values()) {
+    for (const stream of this.membership.documents()) {
       for (const member of stream.members) {
         if (!member.heardFrom.delete(id)) continue
         try {
@@ -535,7 +495,7 @@ export class RedisDocRelay implements DocRelay {
   /** The reader missed whatever was published while it was away, or Redis lost it: reload from the store. */
   private readerReconnected(): void {
     this.liveness.forgiveAll(Date.now())
-    for (const stream of this.streams.values()) {
+    for (const stream of this.membership.documents()) {
       // Jittered, so that every instance does not hit the store in the same millisecond after a Redis restart.
       setTimeout(() => this.resyncMembers(stream, 'Redis reconnected'), Math.random() * 250).unref()
     }
@@ -543,62 +503,47 @@ export class RedisDocRelay implements DocRelay {
 
   /** What this instance could not publish meanwhile: sent now, and the others asked to check the store. */
   private writerReconnected(): void {
-    for (const partition of this.partitions.values()) {
-      if (partition.position !== null) continue
-      const positioned = this.position(partition)
-      partition.positioned = positioned
-      void positioned.then(() => {
+    for (const partition of this.membership.positionUnpositioned()) {
+      void partition.positioned.then(() => {
         for (const stream of partition.docs.values()) this.resyncMembers(stream, 'joined while Redis was unreachable')
       })
     }
-    for (const stream of this.streams.values()) {
+    for (const stream of this.membership.documents()) {
       if (stream.unsent.length > 0) {
         const merged = Y.mergeUpdates(stream.unsent)
         stream.unsent = []
         stream.unsentBytes = 0
-        this.publish(stream, Kind.Update, merged)
+        this.publish(stream, { kind: EntryKind.Update, data: merged })
       }
-      this.publish(stream, Kind.Resync)
+      this.publish(stream, { kind: EntryKind.Resync })
       // The others may have declared this instance dead meanwhile and removed its clients: introduce them again.
       for (const member of stream.members) {
         const present = member.peer.localAwareness()
-        if (present) this.publish(stream, Kind.Awareness, present)
+        if (present) this.publish(stream, { kind: EntryKind.Awareness, data: present })
       }
-      this.publish(stream, Kind.Query)
+      this.publish(stream, { kind: EntryKind.Query })
     }
-  }
-
-  private untilReady(redis: Redis): Promise<void> {
-    return new Promise((resolve) => {
-      const check = setInterval(() => {
-        if (redis.status === 'ready' || this.closed) {
-          clearInterval(check)
-          resolve()
-        }
-      }, 50)
-    })
   }
 }
 
-function decodeFields(fields: Buffer[]): {
-  from: string | null
-  kind: string
-  doc: string | null
-  data: Buffer | null
-} {
-  let from: string | null = null
-  let kind = ''
-  let doc: string | null = null
-  let data: Buffer | null = null
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = fields[i]?.toString()
-    const value = fields[i + 1]!
-    if (name === 'f') from = value.toString()
-    else if (name === 't') kind = value.toString()
-    else if (name === 'n') doc = value.toString()
-    else if (name === 'd') data = value
-  }
-  return { from, kind, doc, data }
+/**
+ * Settles when `redis` is ready (at once if it is), from the client's own 'ready' event, or when `signal` aborts
+ * (the relay closes). Listeners are removed either way, so the read loop can wait through many outages.
+ */
+function untilReady(redis: Redis, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (redis.status === 'ready' || signal.aborted) {
+      resolve()
+      return
+    }
+    const settle = () => {
+      redis.off('ready', settle)
+      signal.removeEventListener('abort', settle)
+      resolve()
+    }
+    redis.on('ready', settle)
+    signal.addEventListener('abort', settle)
+  })
 }
 
 function errorMessage(err: unknown): string {
