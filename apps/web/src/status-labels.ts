@@ -42,6 +42,10 @@ export function refusalMessage(status: ProviderStatus): string | null {
     case 4403:
       return 'Access denied: you do not have permission to open this document.'
     case 4404:
+      // [DL1], [DL2]: closed because it was deleted, or refused because this page still holds the deleted copy.
+      if (status.error.reason === 'document deleted' || status.error.reason === 'deleted') {
+        return 'This document was deleted. Reload the page to start a new document with this name.'
+      }
       return 'This document name is invalid.'
     default:
       return `The server refused this document (${status.error.code}${status.error.reason ? `: ${status.error.reason}` : ''}).`

@@ -81,17 +81,24 @@ export function startTyping(text: Y.Text, trace: EditingTrace, from: number, eve
   const timer = setInterval(() => {
     const txn = trace.txns[next]
     next = next + 1 < trace.txns.length ? next + 1 : 1
-    if (!txn) return
-    text.doc!.transact(() => {
-      for (const [pos, del, ins] of txn.patches) {
-        const at = Math.min(pos, text.length)
-        const deleted = Math.min(del, text.length - at)
-        if (deleted > 0) text.delete(at, deleted)
-        if (ins) text.insert(at, ins)
-      }
-    })
+    if (txn) typeClamped(text, txn)
   }, everyMs)
   return () => clearInterval(timer)
+}
+
+/**
+ * Applies one trace transaction to `text` in one Yjs transaction, with its positions clamped to the current
+ * length: other clients edit the same text, so the trace's positions are only approximately right.
+ */
+export function typeClamped(text: Y.Text, txn: EditingTrace['txns'][number]): void {
+  text.doc!.transact(() => {
+    for (const [pos, del, ins] of txn.patches) {
+      const at = Math.min(pos, text.length)
+      const deleted = Math.min(del, text.length - at)
+      if (deleted > 0) text.delete(at, deleted)
+      if (ins) text.insert(at, ins)
+    }
+  })
 }
 
 /** Whether every client is synced, has nothing unsaved, and all hold the same document. */
