@@ -97,6 +97,7 @@ describe('a fast client is slowed, not cut (issue 12)', () => {
       teardown,
     )
     await flooder.synced
+    await flooder.prepareFlood()
     const quiet = await siege.bystanders.measureFor(8_000)
     let updates = 0
     const outcome = await besiege(

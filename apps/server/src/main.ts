@@ -78,7 +78,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         })
       : { close: async () => {} }
   const store = new MeteredDocStore(
-    options.store ?? cluster.store ?? (await LevelDocStore.open({ path: options.dataDir })),
+    options.store ?? cluster.store ?? (await LevelDocStore.open({ path: options.dataDir, logger })),
     metrics,
   )
   const sync = createSyncServer({
@@ -94,7 +94,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       ...(options.maxMessageBytes !== undefined && { maxMessageBytes: options.maxMessageBytes }),
       ...(options.messagesPerSecond !== undefined && {
         messagesPerSecond: options.messagesPerSecond,
-        messageBurst: options.messagesPerSecond * 10,
+        messageBurst: Math.ceil(options.messagesPerSecond / 4),
       }),
       ...(options.bytesPerSecond !== undefined && {
         bytesPerSecond: options.bytesPerSecond,

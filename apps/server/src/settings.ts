@@ -168,8 +168,8 @@ export const settings: readonly Setting[] = [
     key: 'messagesPerSecond',
     flag: 'messages-per-second',
     env: 'MESSAGES_PER_SECOND',
-    fallback: '5000',
-    help: 'sustained messages per connection (bursts of 10x); more is slowed down, not closed',
+    fallback: '20000',
+    help: 'sustained messages per connection (bursts of a quarter second); more is slowed down, not closed',
   },
   {
     key: 'bytesPerSecond',

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads'
+import { encodeSyncUpdate } from '@collab/protocol'
 import { loadTrace, replayTrace } from '@collab/test-support'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
@@ -10,7 +11,7 @@ import type { FastClientCommand, FastClientEvent, FastClientSetup } from './fast
 
 /** The flood keeps at most this much waiting in the socket: "as fast as it can" is as fast as the server reads. */
 const maxBufferedBytes = 1024 * 1024
-/** Transactions typed between two looks at the socket. */
+/** Messages written between two looks at the socket. */
 const chunk = 200
 
 const port = parentPort
@@ -27,10 +28,6 @@ const provider = new WebsocketProvider(setup.serverUrl, setup.docName, doc, {
   disableBc: true,
   ...(setup.reconnect === 'always' && { shouldReconnect: () => true }),
 })
-let updates = 0
-doc.on('update', (_update: Uint8Array, origin: unknown) => {
-  if (origin !== provider) updates++
-})
 provider.on('connection-close', (event) => {
   // `null` when the client closed it itself (its watchdog); the server's closes carry a code.
   post({ kind: 'close', code: event?.code ?? 0, reason: event?.reason ?? 'closed by the client', at: Date.now() })
@@ -44,24 +41,38 @@ provider.on('sync', (isSynced: boolean) => {
 })
 
 let flooding = false
+/**
+ * The flood's messages, encoded in advance from the trace typed into a document of its own: typing while flooding
+ * would keep this thread busy with Yjs transactions, and on a two-core machine that takes a core from the server
+ * and the clients that measure it. Written raw on the provider's socket, as sync updates of their own client ID.
+ */
+let floodMessages: Uint8Array[] = []
 
-/** Types the trace round and round while `flooding`, waiting whenever the socket holds enough. */
+function prepareFlood(): number {
+  const source = new Y.Doc()
+  source.on('update', (update: Uint8Array) => floodMessages.push(encodeSyncUpdate(update)))
+  for (const txn of trace.txns) typeClamped(source.getText(textName), txn)
+  source.destroy()
+  return floodMessages.length
+}
+
+/** Sends the prepared messages while `flooding`, as fast as the socket takes them. */
 async function flood(): Promise<void> {
-  let next = 0
-  while (flooding) {
+  let sent = 0
+  while (flooding && sent < floodMessages.length) {
     const ws = provider.ws
     if (!provider.wsconnected || !ws || ws.bufferedAmount > maxBufferedBytes) {
       await new Promise((resolve) => setTimeout(resolve, 1))
       continue
     }
-    for (let i = 0; i < chunk; i++) {
-      typeClamped(text, trace.txns[next]!)
-      next = (next + 1) % trace.txns.length
-    }
+    for (let i = 0; i < chunk && sent < floodMessages.length; i++) ws.send(floodMessages[sent++]!)
     // Lets the socket write and the server's messages in before the next chunk.
     await new Promise((resolve) => setImmediate(resolve))
   }
-  post({ kind: 'stopped', updates })
+  // Everything sent before the stop: the report still answers the stop, which the test waits for.
+  while (flooding) await new Promise((resolve) => setTimeout(resolve, 5))
+  floodMessages = []
+  post({ kind: 'stopped', updates: sent })
 }
 
 port.on('message', (command: FastClientCommand) => {
@@ -74,6 +85,9 @@ port.on('message', (command: FastClientCommand) => {
         post({ kind: 'replayed', text: text.toString(), ms: performance.now() - started })
         return
       }
+      case 'prepare-flood':
+        post({ kind: 'prepared', messages: prepareFlood() })
+        return
       case 'flood':
         flooding = true
         flood().catch((err: unknown) => post({ kind: 'error', message: String(err) }))

@@ -25,6 +25,8 @@ export type FastClientCommand =
   | { kind: 'replay'; txns: number }
   /** Types the trace round and round, keeping the socket's send buffer full, until `stop`. */
   | { kind: 'flood' }
+  /** Encodes the flood's messages in advance, so that flooding costs the client nothing but writing them. */
+  | { kind: 'prepare-flood' }
   | { kind: 'stop' }
 
 /** Reports from the worker. */
@@ -33,6 +35,7 @@ export type FastClientEvent =
   | ({ kind: 'close' } & CloseRecord)
   | { kind: 'replayed'; text: string; ms: number }
   | { kind: 'stopped'; updates: number }
+  | { kind: 'prepared'; messages: number }
   | { kind: 'error'; message: string }
 
 interface Waiter {
@@ -63,6 +66,14 @@ export class FastClient {
     this.post({ kind: 'replay', txns })
     const event = await done
     return event.kind === 'replayed' ? { text: event.text, ms: event.ms } : { text: '', ms: 0 }
+  }
+
+  /** Encodes the flood in advance (see the worker); resolves with the number of messages it holds. */
+  async prepareFlood(): Promise<number> {
+    const done = this.next('prepared')
+    this.post({ kind: 'prepare-flood' })
+    const event = await done
+    return event.kind === 'prepared' ? event.messages : 0
   }
 
   startFlood(): void {

@@ -39,8 +39,8 @@ export interface Limits extends UpdateBounds {
 
 export const defaultLimits: Limits = {
   maxMessageBytes: 16 * 1024 * 1024,
-  messagesPerSecond: 5_000,
-  messageBurst: 50_000,
+  messagesPerSecond: 20_000,
+  messageBurst: 5_000,
   bytesPerSecond: 4 * 1024 * 1024,
   byteBurst: 32 * 1024 * 1024,
   maxThrottledMs: 5 * 60_000,

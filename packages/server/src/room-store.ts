@@ -38,6 +38,14 @@ export class RoomStore {
     return this.lastAppend
   }
 
+  /**
+   * The document was loaded from `records` stored records: more than one means a tail that a server which ended
+   * without unloading left behind, which the next unload compacts even if nobody edits meanwhile.
+   */
+  loadedFrom(records: number): void {
+    this.appendedSinceCompaction = Math.max(0, records - 1)
+  }
+
   /** Appends an update; it becomes the latest write, which acknowledgements wait for. */
   append(update: Uint8Array): void {
     const appended = this.store.append(this.name, update)

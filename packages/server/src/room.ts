@@ -125,6 +125,7 @@ export class Room implements ProtocolRoom {
       this.tombstoneClocks = decodeTombstone(tombstone)
       if (updates.length === 1 && updates[0]) this.answerEmptyClients(updates[0])
       this.applyStored(updates)
+      this.storage.loadedFrom(updates.length)
     } catch (err) {
       this.ctx.observer.roomLoaded?.(performance.now() - started, false)
       this.fail('load', err)
