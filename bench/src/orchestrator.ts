@@ -21,7 +21,13 @@ import { traceUpdates } from './trace-updates.js'
 import { runAwareness } from './workloads/awareness.js'
 import { runCapacity } from './workloads/capacity.js'
 import { type ClusterServices, clusterLauncher, clusterLayoutLabel, startClusterServices } from './workloads/cluster.js'
-import { runColdLoad, startColdLoadClient } from './workloads/cold-load.js'
+import {
+  runColdLoad,
+  runStoreLeftLoads,
+  startColdLoadClient,
+  storeLeftLabels,
+  storeLeftWays,
+} from './workloads/cold-load.js'
 import { runIdleMemory } from './workloads/idle-memory.js'
 import { durabilityMethod, runIngest } from './workloads/ingest.js'
 import { runStorm } from './workloads/reconnect-storm.js'
@@ -156,6 +162,7 @@ const results: RunResults = {
   durability: durabilityMethod,
   ingest: {},
   coldLoad: {},
+  coldLoadLeft: {},
   relay: {},
   capacity: {},
   idle: {},
@@ -263,6 +270,15 @@ try {
         }
       } finally {
         client.close()
+      }
+      for (let round = 1; round <= plan.rounds.coldLoad; round++) {
+        const r = await attempt(results.coldLoadLeft, 'ours', 'cold load of a store left by each way of stopping', () =>
+          runStoreLeftLoads(ctx, systems.ours),
+        )
+        if (r)
+          log(
+            `  round ${round} ours, server-side load of a store left by ${storeLeftWays.map((way) => `${storeLeftLabels[way]}: ${r[way].loadMs.toFixed(1)} ms (${r[way].records} records)`).join(', ')}`,
+          )
       }
     })
   }

@@ -1,6 +1,7 @@
 import { type RunResults, type Runs, successes } from './results.js'
 import { median } from './stats.js'
 import { comparedSystems, type SystemId } from './systems.js'
+import { type StoreLeftResult, storeLeftLabels, storeLeftUpdates, storeLeftWays } from './workloads/cold-load.js'
 
 /** One line of the results table: a figure of every system, its floor and target. */
 export interface MetricRow {
@@ -111,6 +112,22 @@ export function metricRows(r: RunResults): MetricRow[] {
       (x: { bytesAfter: number }) => x.bytesAfter,
     ),
   )
+  const leftUpdates = Math.min(storeLeftUpdates, r.trace.updates).toLocaleString('en-US')
+  for (const way of storeLeftWays) {
+    rows.push(
+      row(
+        {
+          workload: '2. Cold load',
+          label: `server-side load of ${leftUpdates} updates, store left by ${storeLeftLabels[way]}`,
+          unit: 'ms',
+          better: 'lower',
+          target: { value: 50, text: '<= 50 ms' },
+        },
+        r.coldLoadLeft,
+        (x: StoreLeftResult) => x[way].loadMs,
+      ),
+    )
+  }
   for (const [readers, runs] of Object.entries(r.relay)) {
     for (const p of [50, 99] as const) {
       const pick = (x: { p50Ms: number; p99Ms: number }) => (p === 50 ? x.p50Ms : x.p99Ms)

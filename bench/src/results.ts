@@ -3,7 +3,7 @@ import type { Plan } from './plan.js'
 import type { SystemId } from './systems.js'
 import type { AwarenessResult } from './workloads/awareness.js'
 import type { CapacityResult } from './workloads/capacity.js'
-import type { ColdLoadResult } from './workloads/cold-load.js'
+import type { ColdLoadResult, StoreLeftResult } from './workloads/cold-load.js'
 import type { IdleMemoryResult } from './workloads/idle-memory.js'
 import type { IngestResult } from './workloads/ingest.js'
 import type { StormResult } from './workloads/reconnect-storm.js'
@@ -41,6 +41,8 @@ export interface RunResults {
   durability: Record<string, string>
   ingest: Runs<IngestResult>
   coldLoad: Runs<ColdLoadResult>
+  /** Ours only: the server-side load after each way a server can leave its store. */
+  coldLoadLeft: Runs<StoreLeftResult>
   relay: Record<number, Runs<RelayResult>>
   capacity: Runs<CapacityResult>
   idle: Runs<IdleMemoryResult>
