@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { aptInstall, canAptInstall } from './apt.mjs'
 import { findChromium } from './chromium.mjs'
 import { findNginx } from './nginx.mjs'
 
@@ -33,20 +34,8 @@ function run(title, command, args) {
   console.log(`=== ${title} passed in ${seconds}s`)
 }
 
-const canApt = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')
-let aptUpdated = false
-
-/** Installs Debian packages; runs `apt-get update` once and retries when the first attempt fails. */
-function aptInstall(packages) {
-  const options = { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], options)
-  if (install().status === 0) return
-  if (!aptUpdated) {
-    aptUpdated = true
-    spawnSync('apt-get', ['update'], { stdio: 'inherit' })
-  }
-  install()
-}
+// Shared with @collab/test-services through apt.mjs; a failed install shows as the program still missing below.
+const canApt = canAptInstall()
 
 function ensureChromium() {
   let chromium = findChromium()

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { onExit, type PostgresServer, type RedisServer, sleep, startPostgres, startRedis } from '@collab/test-services'
-import { type ServerProcess, startServerProcess } from '@collab/test-support'
+import { onExit, type PostgresServer, type RedisServer, startPostgres, startRedis } from '@collab/test-services'
+import { type ServerProcess, startServerProcess, waitFor } from '@collab/test-support'
 import { type BrowserContext, test as base } from '@playwright/test'
 import { DocPage } from './doc-page.js'
 import { type NginxProxy, renderRunnableNginxConf, startShippedNginx } from './nginx-runner.js'
@@ -298,18 +298,22 @@ async function placeOn(cluster: Cluster, tab: ClusterTab, instance: ClusterInsta
  * every other count is back at `before` (a reloaded tab's old connection may take a moment to close).
  */
 async function landedOn(cluster: Cluster, before: Map<ClusterInstance, number>): Promise<ClusterInstance> {
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    const now = await cluster.connectionCounts()
-    const grew = [...now].filter(([instance, count]) => count === (before.get(instance) ?? 0) + 1)
-    const same = [...now].filter(([instance, count]) => count === (before.get(instance) ?? 0))
-    if (grew.length === 1 && grew.length + same.length === now.size) return grew[0]![0]
-    if (Date.now() > deadline) {
-      const counts = [...now].map(([instance, count]) => `${instance.name}: ${before.get(instance)} -> ${count}`)
-      throw new Error(`expected exactly one new connection on one instance, /healthz says ${counts.join(', ')}`)
-    }
-    await sleep(25)
-  }
+  let now = new Map<ClusterInstance, number>()
+  let landed: ClusterInstance | undefined
+  const counts = () => [...now].map(([instance, count]) => `${instance.name}: ${before.get(instance)} -> ${count}`)
+  await waitFor(
+    () => `exactly one new connection on one instance, /healthz says ${counts().join(', ')}`,
+    async () => {
+      now = await cluster.connectionCounts()
+      const grew = [...now].filter(([instance, count]) => count === (before.get(instance) ?? 0) + 1)
+      const same = [...now].filter(([instance, count]) => count === (before.get(instance) ?? 0))
+      if (grew.length === 1 && grew.length + same.length === now.size) landed = grew[0]![0]
+      return landed !== undefined
+    },
+    10_000,
+    25,
+  )
+  return landed!
 }
 
 export { expect } from '@playwright/test'

@@ -2,7 +2,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
-import { freePort, onExit, sleep } from '@collab/test-services'
+import { onExit } from '@collab/test-services'
+import { freePort, waitFor } from '@collab/test-support'
 import { findNginx } from '../../scripts/nginx.mjs'
 
 // Runs one of the nginx configs that ship in docker/ as an unprivileged test process: nginx.ts (one server) and
@@ -106,19 +107,18 @@ export async function startShippedNginx(
     started.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
     exited = new Promise<void>((resolve) => started.once('exit', () => resolve()))
     const url = `http://127.0.0.1:${port}`
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      if (started.exitCode !== null) throw new Error(`nginx exited at start:\n${output}\n${read('error.log')}`)
-      const ok = await fetch(`${url}/healthz`).then(
-        (res) => res.ok,
-        () => false,
-      )
-      if (ok) break
-      if (Date.now() > deadline) {
-        throw new Error(`nginx did not proxy /healthz within 10 s:\n${output}\n${read('error.log')}`)
-      }
-      await sleep(50)
-    }
+    await waitFor(
+      () => `nginx to proxy /healthz:\n${output}\n${read('error.log')}`,
+      async () => {
+        if (started.exitCode !== null) throw new Error(`nginx exited at start:\n${output}\n${read('error.log')}`)
+        return fetch(`${url}/healthz`).then(
+          (res) => res.ok,
+          () => false,
+        )
+      },
+      10_000,
+      50,
+    )
     return { url, accessLog: () => read('access.log'), errorLog: () => read('error.log'), stop }
   } catch (err) {
     await stop()

@@ -31,8 +31,10 @@ try {
   console.error(`collab-server: could not start: ${message}${hint}`)
   process.exit(1)
 }
-logger.info({ dataDir: config.dataDir }, `listening on ${server.url}`)
-// Scripts and people wait for this line; print it even when the log level hides info lines.
+// Scripts and people wait for this line; programs read the address from its `url` field (listeningUrl() of
+// @collab/test-support) rather than from the message.
+logger.info({ dataDir: config.dataDir, url: server.url }, `listening on ${server.url}`)
+// Print it even when the log level hides info lines.
 if (!logger.isLevelEnabled('info')) console.log(`listening on ${server.url}`)
 
 // One shutdown however it is asked for: a signal to the process group arrives here more than once.

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CollabProvider } from '@collab/provider'
+import { listeningUrl, Teardown, waitFor } from '@collab/test-support'
 import { SignJWT } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
@@ -16,26 +17,15 @@ import * as Y from 'yjs'
 const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/cli.js')
 const secret = 'cli-test-secret-0123456789-abcdefghijklmnop'
 
-/** Cleanup steps, run in reverse order after each test (`perTest`) or after the file (`perFile`). */
-const perTest: Array<() => unknown> = []
-const perFile: Array<() => unknown> = []
-async function runAll(steps: Array<() => unknown>): Promise<void> {
-  for (const step of steps.splice(0).reverse()) await step()
-}
-afterEach(() => runAll(perTest))
-afterAll(() => runAll(perFile))
+/** Cleanup steps, run after each test (`perTest`) or after the file (`perFile`). */
+const perTest = new Teardown()
+const perFile = new Teardown()
+afterEach(() => perTest.run())
+afterAll(() => perFile.run())
 
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolvePromise) => setTimeout(resolvePromise, 10))
-  }
-}
-
-function tempDir(cleanups: Array<() => unknown>): string {
+function tempDir(teardown: Teardown): string {
   const dir = mkdtempSync(join(tmpdir(), 'collab-auth-cli-test-'))
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  teardown.defer(() => rmSync(dir, { recursive: true, force: true }))
   return dir
 }
 
@@ -65,7 +55,7 @@ const settingVariables = [
   'MAX_TOKEN_LIFETIME',
 ]
 
-function runCli(args: string[], cleanups: Array<() => unknown>, env: Record<string, string> = {}): CliProcess {
+function runCli(args: string[], teardown: Teardown, env: Record<string, string> = {}): CliProcess {
   const inherited = { ...process.env }
   for (const name of settingVariables) delete inherited[name]
   const child = spawn(process.execPath, [cliPath, ...args], {
@@ -84,7 +74,7 @@ function runCli(args: string[], cleanups: Array<() => unknown>, env: Record<stri
   const exited = new Promise<number | string>((resolvePromise) => {
     child.once('exit', (code, signal) => resolvePromise(code ?? signal ?? -1))
   })
-  cleanups.push(async () => {
+  teardown.defer(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
       await exited
@@ -94,15 +84,15 @@ function runCli(args: string[], cleanups: Array<() => unknown>, env: Record<stri
 }
 
 /** Starts the CLI on a free port with a fresh data directory; resolves with its base URL once it listens. */
-async function startCli(args: string[], cleanups: Array<() => unknown>): Promise<{ cli: CliProcess; url: string }> {
-  const cli = runCli(['--port', '0', '--data', tempDir(cleanups), '--log-level', 'info', ...args], cleanups)
+async function startCli(args: string[], teardown: Teardown): Promise<{ cli: CliProcess; url: string }> {
+  const cli = runCli(['--port', '0', '--data', tempDir(teardown), '--log-level', 'info', ...args], teardown)
   let url: string | undefined
   await waitFor(
+    'the listening line',
     () => {
-      url ??= /listening on (http:\/\/localhost:\d+)/.exec(cli.output())?.[1]
+      url ??= listeningUrl(cli.output())
       return url !== undefined || cli.child.exitCode !== null
     },
-    'the listening line',
     10_000,
   )
   if (url === undefined) throw new Error(`the server exited early: ${cli.output()}`)
@@ -151,7 +141,7 @@ function stockClient(httpUrl: string, docName: string, jwt: string | null): Stoc
   const client: StockClient = { doc, text: doc.getText('codemirror'), provider, closes: [], gaveUp: [] }
   provider.on('connection-close', (event) => client.closes.push(event?.code ?? -1))
   provider.on('closed', (event) => client.gaveUp.push(event.code))
-  perTest.push(() => {
+  perTest.defer(() => {
     // provider.destroy() leaves the awareness interval running; doc.destroy() stops it (STACK.md trap 8).
     provider.destroy()
     doc.destroy()
@@ -169,7 +159,7 @@ function collabClient(httpUrl: string, docName: string, jwt: string) {
     token: jwt,
     WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket,
   })
-  perTest.push(() => {
+  perTest.defer(() => {
     provider.destroy()
     doc.destroy()
   })
@@ -178,7 +168,7 @@ function collabClient(httpUrl: string, docName: string, jwt: string) {
 
 /** The stock client was refused with `code` and stopped reconnecting. */
 async function expectRefused(client: StockClient, code: number): Promise<void> {
-  await waitFor(() => client.gaveUp.length > 0, `the stock client to give up (closes: ${client.closes})`)
+  await waitFor(`the stock client to give up (closes: ${client.closes})`, () => client.gaveUp.length > 0)
   expect(client.gaveUp).toEqual([code])
   expect(client.closes).toEqual([code])
   expect(client.provider.shouldConnect).toBe(false)
@@ -201,11 +191,11 @@ describe('with --auth-secret', () => {
   it('[AU1] the stock client (token in params) and our provider (token as subprotocol) connect and sync', async () => {
     const stock = stockClient(url, 'shared', await token({ shared: 'write' }))
     const ours = collabClient(url, 'shared', await token({ 'shar*': 'write' }))
-    await waitFor(() => stock.provider.synced && ours.provider.status.connection === 'synced', 'both to sync')
+    await waitFor('both to sync', () => stock.provider.synced && ours.provider.status.connection === 'synced')
     stock.text.insert(0, 'from stock. ')
-    await waitFor(() => ours.text.toString() === 'from stock. ', 'the stock edit to arrive')
+    await waitFor('the stock edit to arrive', () => ours.text.toString() === 'from stock. ')
     ours.text.insert(ours.text.length, 'from ours.')
-    await waitFor(() => stock.text.toString() === 'from stock. from ours.', 'our edit to arrive')
+    await waitFor('our edit to arrive', () => stock.text.toString() === 'from stock. from ours.')
     expect(ours.provider.status.readOnly).toBe(false)
   })
 
@@ -225,24 +215,24 @@ describe('with --auth-secret', () => {
       }
     }
     const ours = collabClient(url, 'guarded', cases[1]![1]!)
-    await waitFor(() => ours.provider.status.error !== null, 'our provider to give up')
+    await waitFor('our provider to give up', () => ours.provider.status.error !== null)
     expect(ours.provider.status).toMatchObject({ connection: 'offline', error: { code: 4401 } })
   })
 
   it('[AU3] a read-only token receives the document, but its edits do not land', async () => {
     const writer = stockClient(url, 'team/readonly', await token({ 'team/*': 'write' }))
-    await waitFor(() => writer.provider.synced, 'the writer to sync')
+    await waitFor('the writer to sync', () => writer.provider.synced)
     writer.text.insert(0, 'official text')
     const reader = stockClient(url, 'team/readonly', await token({ 'team/*': 'read', 'team/readonly': 'read' }))
     const ours = collabClient(url, 'team/readonly', await token({ 'team/readonly': 'read' }))
-    await waitFor(() => reader.text.toString() === 'official text', 'the reader to receive the text')
-    await waitFor(() => ours.provider.status.readOnly, 'our provider to report read-only')
+    await waitFor('the reader to receive the text', () => reader.text.toString() === 'official text')
+    await waitFor('our provider to report read-only', () => ours.provider.status.readOnly)
     reader.text.insert(0, 'vandalism ')
     ours.text.insert(0, 'more vandalism ')
     writer.text.insert(writer.text.length, '.')
-    await waitFor(() => reader.text.toString().endsWith('.'), 'the reader to receive the next edit')
+    await waitFor('the reader to receive the next edit', () => reader.text.toString().endsWith('.'))
     const fresh = stockClient(url, 'team/readonly', await token({ 'team/readonly': 'write' }))
-    await waitFor(() => fresh.provider.synced, 'a fresh client to sync')
+    await waitFor('a fresh client to sync', () => fresh.provider.synced)
     expect(fresh.text.toString()).toBe('official text.')
     expect(writer.text.toString()).toBe('official text.')
     expect(reader.closes).toEqual([])
@@ -254,10 +244,10 @@ describe('with --auth-secret', () => {
     for (const name of created) stockClient(url, name, writer).text.insert(0, name)
     const names = async (jwt: string) =>
       ((await getJson(`${url}/api/docs`, jwt)).body as { docs: Array<{ name: string }> }).docs.map((d) => d.name)
-    await waitFor(async () => {
+    await waitFor('the documents to be stored', async () => {
       const listed = await names(writer)
       return created.every((name) => listed.includes(name))
-    }, 'the documents to be stored')
+    })
 
     const anonymous = await getJson(`${url}/api/docs`)
     expect(anonymous.status).toBe(401)
@@ -287,7 +277,7 @@ describe('with --auth-secret', () => {
   })
 
   it('[AU1] neither the secret nor any token appears in the server output', async () => {
-    await waitFor(() => /connection closed/.test(cli.output()), 'the log lines of the tests above')
+    await waitFor('the log lines of the tests above', () => /connection closed/.test(cli.output()))
     expect(tokensUsed.length).toBeGreaterThan(10)
     const output = cli.output()
     expect(output).not.toContain(secret)
@@ -310,7 +300,7 @@ describe('with --dev-tokens', () => {
     expect(expiresAt).toBeGreaterThan(Date.now())
     tokensUsed.push(all)
     const writer = stockClient(url, 'notes', all)
-    await waitFor(() => writer.provider.synced, 'the dev-token writer to sync')
+    await waitFor('the dev-token writer to sync', () => writer.provider.synced)
     writer.text.insert(0, 'dev text')
 
     const narrowed = await getJson(`${url}/api/dev-token?doc=notes&access=read`)
@@ -319,11 +309,11 @@ describe('with --dev-tokens', () => {
     const elsewhere = stockClient(url, 'other', readNotes)
     await expectRefused(elsewhere, 4403)
     const reader = collabClient(url, 'notes', readNotes)
-    await waitFor(() => reader.text.toString() === 'dev text', 'the narrowed reader to receive the text')
-    await waitFor(() => reader.provider.status.readOnly, 'the narrowed token to be read-only')
+    await waitFor('the narrowed reader to receive the text', () => reader.text.toString() === 'dev text')
+    await waitFor('the narrowed token to be read-only', () => reader.provider.status.readOnly)
     reader.text.insert(0, 'not allowed ')
     writer.text.insert(writer.text.length, '!')
-    await waitFor(() => reader.text.toString().endsWith('!'), 'the next edit')
+    await waitFor('the next edit', () => reader.text.toString().endsWith('!'))
     expect(writer.text.toString()).toBe('dev text!')
 
     expect((await getJson(`${url}/api/docs`, readNotes)).body).toMatchObject({ docs: [{ name: 'notes' }] })
@@ -348,7 +338,7 @@ describe('with a public key', () => {
       .setExpirationTime('10m')
       .sign(privateKey)
     const good = stockClient(url, 'keyed', signed)
-    await waitFor(() => good.provider.synced, 'the EdDSA client to sync')
+    await waitFor('the EdDSA client to sync', () => good.provider.synced)
     const confused = stockClient(url, 'keyed', await token({ '*': 'write' }, { key: publicPem }))
     await expectRefused(confused, 4401)
   })
@@ -366,7 +356,7 @@ describe('without authentication', () => {
     expect(await getJson(`${url}/api/config`)).toMatchObject({ body: { auth: false, devTokens: false } })
     expect((await getJson(`${url}/api/docs`)).status).toBe(200)
     const anyone = stockClient(url, 'open', null)
-    await waitFor(() => anyone.provider.synced, 'an anonymous client to sync')
+    await waitFor('an anonymous client to sync', () => anyone.provider.synced)
   })
 
   it('[AU5] no warning once a secret is set', async () => {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { listeningUrl, Teardown, waitFor } from '@collab/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
@@ -10,24 +11,13 @@ import * as Y from 'yjs'
 
 const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/cli.js')
 
-/** Cleanup steps of the current test, run in reverse order. */
-const cleanups: Array<() => unknown> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
+const teardown = new Teardown()
+afterEach(() => teardown.run())
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'collab-cli-test-'))
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  teardown.defer(() => rmSync(dir, { recursive: true, force: true }))
   return dir
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 /** A running `cli.js` child process with its output so far. */
@@ -58,7 +48,7 @@ function runCli(args: string[], env: Record<string, string> = {}): CliProcess {
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1))
   })
-  cleanups.push(async () => {
+  teardown.defer(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
       await exited
@@ -67,17 +57,17 @@ function runCli(args: string[], env: Record<string, string> = {}): CliProcess {
   return { child, stdout: () => stdout, stderr: () => stderr, exited }
 }
 
-/** Starts the server and resolves with its base URL once it logged that it listens. */
+/** Starts the server and resolves with its base URL once it announced it. */
 async function startCli(args: string[], env: Record<string, string> = {}): Promise<{ cli: CliProcess; url: string }> {
   const cli = runCli(args, env)
   let url: string | undefined
   await waitFor(
+    () => `the listening line; stdout: ${cli.stdout()} stderr: ${cli.stderr()}`,
     () => {
-      url ??= /listening on (http:\/\/localhost:\d+)/.exec(cli.stdout())?.[1]
+      url ??= listeningUrl(cli.stdout())
       return url !== undefined || cli.child.exitCode !== null
     },
     10_000,
-    () => `the listening line; stdout: ${cli.stdout()} stderr: ${cli.stderr()}`,
   )
   if (url === undefined) throw new Error(`the server exited early: ${cli.stderr()}`)
   return { cli, url }
@@ -102,7 +92,7 @@ function connectStock(httpUrl: string, docName: string): { doc: Y.Doc; provider:
     provider.destroy()
     doc.destroy()
   }
-  cleanups.push(destroy)
+  teardown.defer(destroy)
   return { doc, provider, destroy }
 }
 
@@ -114,6 +104,8 @@ describe('collab-server CLI', () => {
   it('serves health, documents and WebSocket sync, and keeps the data across SIGTERM and a restart', async () => {
     const dataDir = tempDir()
     const { cli, url } = await startCli(['--port', '0', '--data', dataDir, '--log-level', 'info'])
+    // No --host: the default.
+    expect(new URL(url).hostname).toBe('localhost')
 
     const health = await fetch(`${url}/healthz`)
     expect(health.status).toBe(200)
@@ -124,11 +116,15 @@ describe('collab-server CLI', () => {
     const writer = connectStock(url, 'cli-doc')
     writer.doc.getText('codemirror').insert(0, 'written through the CLI server')
     let listed: DocsResponse = { docs: [] }
-    const deadline = Date.now() + 5_000
-    while (!listed.docs.some((doc) => doc.name === 'cli-doc') && Date.now() < deadline) {
-      listed = (await (await fetch(`${url}/api/docs`)).json()) as DocsResponse
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
+    await waitFor(
+      () => `cli-doc in /api/docs (${JSON.stringify(listed)})`,
+      async () => {
+        listed = (await (await fetch(`${url}/api/docs`)).json()) as DocsResponse
+        return listed.docs.some((doc) => doc.name === 'cli-doc')
+      },
+      5_000,
+      20,
+    )
     const entry = listed.docs.find((doc) => doc.name === 'cli-doc')
     expect(entry, JSON.stringify(listed)).toBeDefined()
     expect(entry!.bytes).toBeGreaterThan(0)
@@ -141,11 +137,7 @@ describe('collab-server CLI', () => {
 
     const restarted = await startCli(['--port', '0', '--data', dataDir, '--log-level', 'warn'])
     const reader = connectStock(restarted.url, 'cli-doc')
-    await waitFor(
-      () => reader.provider.synced,
-      5_000,
-      () => 'the reader to sync',
-    )
+    await waitFor('the reader to sync', () => reader.provider.synced)
     expect(reader.doc.getText('codemirror').toString()).toBe('written through the CLI server')
     restarted.cli.child.kill('SIGTERM')
     expect(await restarted.cli.exited).toBe(0)

@@ -3,21 +3,20 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { listeningUrl, Teardown, waitFor } from '@collab/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 import { helpText, loadConfig, type ServerConfig } from '../src/config.js'
 import { settings } from '../src/settings.js'
 
 const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/cli.js')
 
-const cleanups: Array<() => unknown> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
+const teardown = new Teardown()
+afterEach(() => teardown.run())
 
 /** Writes `content` (JSON unless a string) as a config file in a fresh directory; returns its path. */
 function configFile(content: unknown, name = 'collab.json'): string {
   const dir = mkdtempSync(join(tmpdir(), 'collab-config-test-'))
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  teardown.defer(() => rmSync(dir, { recursive: true, force: true }))
   const path = join(dir, name)
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content))
   return path
@@ -195,13 +194,13 @@ describe('configuration', () => {
 
   it('the CLI starts from a config file, and exits with 2 naming the problem in one', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'collab-config-cli-'))
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
+    teardown.defer(() => rmSync(dataDir, { recursive: true, force: true }))
     const run = (args: string[]) => {
       const inherited = { ...process.env }
       for (const s of settings) delete inherited[s.env]
       delete inherited.CONFIG_FILE
       const child = spawn(process.execPath, [cliPath, ...args], { env: inherited, stdio: ['ignore', 'pipe', 'pipe'] })
-      cleanups.push(() => {
+      teardown.defer(() => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
       })
       let output = ''
@@ -220,13 +219,18 @@ describe('configuration', () => {
     expect(bad.output()).toMatch(/--port \/ PORT = "70000": must be between 0 and 65535/)
 
     const good = run(['--config', configFile({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'warn' })])
-    const deadline = Date.now() + 10_000
     let url: string | undefined
-    while (url === undefined && Date.now() < deadline && good.child.exitCode === null) {
-      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(good.output())?.[1]
-      await new Promise((resolvePromise) => setTimeout(resolvePromise, 20))
-    }
-    expect(url, good.output()).toBeDefined()
+    await waitFor(
+      () => `the listening line (output: ${good.output()})`,
+      () => {
+        url = listeningUrl(good.output())
+        return url !== undefined || good.child.exitCode !== null
+      },
+      10_000,
+      20,
+    )
+    // The host from the file, 127.0.0.1, rather than the default localhost.
+    expect(url, good.output()).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect((await fetch(`${url}/readyz`)).status).toBe(200)
     good.child.kill('SIGTERM')
     expect(await good.exited).toBe(0)

@@ -9,16 +9,15 @@ import { createRequestHandler } from '../src/http-routes.js'
 import { ServerMetrics } from '../src/metrics.js'
 import {
   bearer,
-  cleanups,
   post,
   rawRequest,
   rawSocket,
-  runCleanups,
   sample,
   secret,
   start,
   statusBeforeBody,
   stockClient,
+  teardown,
   textOf,
   textUpdate,
   tokenFor,
@@ -27,7 +26,7 @@ import {
 
 // The HTTP API of the app server, in process: every endpoint, its auth and its refusals. Metrics: metrics.test.ts.
 
-afterEach(runCleanups)
+afterEach(() => teardown.run())
 
 describe('health and readiness', () => {
   it('/healthz keeps its figures; /readyz answers ready while storage answers', async () => {
@@ -237,7 +236,7 @@ describe('documents', () => {
       }),
     )
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-    cleanups.push(() => {
+    teardown.defer(() => {
       metrics.clear()
       return new Promise((resolve) => http.close(resolve))
     })

@@ -3,6 +3,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
+import { Teardown } from '@collab/test-support'
 import { pino } from 'pino'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
@@ -16,12 +17,8 @@ export { waitFor } from '@collab/test-support'
 
 export const secret = 'http-api-test-secret-0123456789-abcdefgh'
 
-/** Cleanup steps of the current test; each test file runs them after each test ({@link runCleanups}). */
-export const cleanups: Array<() => unknown> = []
-
-export async function runCleanups(): Promise<void> {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-}
+/** Cleanup steps of the current test; each test file runs them after each test. */
+export const teardown = new Teardown()
 
 /** Log lines the server wrote, parsed. */
 export type LogLine = Record<string, unknown> & { msg: string }
@@ -34,7 +31,7 @@ export interface TestServer extends RunningServer {
 
 export async function start(options: Partial<StartOptions> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'collab-http-api-'))
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
+  teardown.defer(() => rmSync(dataDir, { recursive: true, force: true }))
   const logs: LogLine[] = []
   let text = ''
   const sink = new Writable({
@@ -51,7 +48,7 @@ export async function start(options: Partial<StartOptions> = {}): Promise<TestSe
     logger: pino({ level: 'debug' }, sink),
     ...options,
   })
-  cleanups.push(() => server.close())
+  teardown.defer(() => server.close())
   return Object.assign(server, { logs, logText: () => text })
 }
 
@@ -98,7 +95,7 @@ export function stockClient(server: RunningServer, docName: string, token?: stri
     ...(token !== undefined && { params: { token } }),
   })
   // provider.destroy() leaves the awareness interval running; doc.destroy() stops it (STACK.md trap 8).
-  cleanups.push(() => {
+  teardown.defer(() => {
     provider.destroy()
     doc.destroy()
   })
@@ -108,7 +105,7 @@ export function stockClient(server: RunningServer, docName: string, token?: stri
 /** A raw WebSocket on a document, recording how it closed. */
 export async function rawSocket(server: RunningServer, encodedName: string) {
   const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/${encodedName}`)
-  cleanups.push(() => ws.terminate())
+  teardown.defer(() => ws.terminate())
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
   return { ws, closed }
@@ -181,7 +178,7 @@ export function upgrade(
 ): Promise<'open' | RawAnswer> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/${encodeURIComponent(docName)}`, { headers })
-    cleanups.push(() => ws.terminate())
+    teardown.defer(() => ws.terminate())
     ws.once('open', () => resolve('open'))
     ws.once('unexpected-response', (_req, res) => {
       let body = ''

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { bearer, runCleanups, sample, start, stockClient, waitFor } from './http-support.js'
+import { bearer, sample, start, stockClient, teardown, waitFor } from './http-support.js'
 
 // GET /metrics: every metric is exposed, and the figures follow what a client does.
 
-afterEach(runCleanups)
+afterEach(() => teardown.run())
 
 describe('metrics', () => {
   it('counts connections, messages, storage and requests as a client edits', async () => {

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { rawRequest, runCleanups, sample, start, textUpdate, upgrade, waitFor } from './http-support.js'
+import { rawRequest, sample, start, teardown, textUpdate, upgrade, waitFor } from './http-support.js'
 
 // What the defaults let through, against the app server on port 0 ([SD1], [SD2], [OR1], [PX1] in
 // docs/SECURITY.md): the Host header must name the server, browser origins must be the same origin or loopback,
 // X-Forwarded-For counts only from trusted proxies.
 
-afterEach(runCleanups)
+afterEach(() => teardown.run())
 
 const update = textUpdate('hello')
 const postUpdate = (headers: Record<string, string>) => ({

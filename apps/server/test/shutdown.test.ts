@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { loadTrace, replayTrace, startServerProcess, Teardown, waitFor } from '@collab/test-support'
+import { listeningUrl, loadTrace, replayTrace, startServerProcess, Teardown, waitFor } from '@collab/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
@@ -76,9 +76,9 @@ describe('stop signals', () => {
     const npm = startLikeNpm(['--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--log-level', 'info'])
     let url: string | undefined
     await waitFor(
-      `the listening line (output: ${npm.output()})`,
+      () => `the listening line (output: ${npm.output()})`,
       () => {
-        url ??= /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(npm.output())?.[1]
+        url ??= listeningUrl(npm.output())
         return url !== undefined || npm.child.exitCode !== null
       },
       20_000,

@@ -1,10 +1,10 @@
 import { decodeJwt, SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
-import { bearer, rawSocket, runCleanups, secret, start } from './http-support.js'
+import { bearer, rawSocket, secret, start, teardown } from './http-support.js'
 
 // [TK1] in docs/SECURITY.md, against the app server on port 0: tokens must expire, and within the maximum.
 
-afterEach(runCleanups)
+afterEach(() => teardown.run())
 
 const now = () => Math.floor(Date.now() / 1000)
 

@@ -1,69 +1,25 @@
-import { createServer } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
 import { createSyncServer, type SyncServer, type SyncServerOptions } from '@collab/server'
+import { type LoopbackServer, listenOnLoopback } from '@collab/test-support'
 import { type Logger, pino } from 'pino'
 import { WebSocket } from 'ws'
 import type { Teardown } from './teardown.js'
 
-/** A sync server in this process, on a real HTTP server on a loopback port. */
-export interface InProcessServer {
-  /** `ws://127.0.0.1:<port>` */
-  url: string
-  port: number
-  sync: SyncServer
-  /** Graceful shutdown: clients get 1001, rooms are flushed. Idempotent. */
-  close(): Promise<void>
-  /**
-   * Dies like a killed process: every socket is destroyed at once and the engine is abandoned without flushing
-   * anything (pair it with {@link SlowDiskStore.crash} so nothing more reaches the disk either).
-   */
-  crash(): Promise<void>
-}
+/**
+ * A sync server in this process, on a real HTTP server on a loopback port. Its `crash()` pairs with
+ * {@link SlowDiskStore.crash}, so nothing more reaches the disk either.
+ */
+export type InProcessServer = LoopbackServer<SyncServer>
 
 /**
  * Starts the sync engine on a free port, or on `port` (a restart the clients should find at the same URL); closed
  * by `teardown`.
  */
-export async function startInProcessServer(
+export function startInProcessServer(
   options: SyncServerOptions,
   teardown: Teardown,
   port = 0,
 ): Promise<InProcessServer> {
-  const http = createServer()
-  const sockets = new Set<Socket>()
-  http.on('connection', (socket: Socket) => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
-  })
-  const sync = createSyncServer(options)
-  sync.attach(http)
-  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve))
-  const actualPort = (http.address() as AddressInfo).port
-  let closing: Promise<void> | null = null
-  const server: InProcessServer = {
-    url: `ws://127.0.0.1:${actualPort}`,
-    port: actualPort,
-    sync,
-    crash() {
-      closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => http.close(() => resolve()))
-        for (const socket of sockets) socket.destroy()
-        await closed
-      })()
-      return closing
-    },
-    close() {
-      closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => http.close(() => resolve()))
-        await sync.close()
-        http.closeAllConnections()
-        await closed
-      })()
-      return closing
-    },
-  }
-  teardown.defer(() => server.close())
-  return server
+  return listenOnLoopback(createSyncServer(options), { port, teardown })
 }
 
 /** One JSON line the server logged. */

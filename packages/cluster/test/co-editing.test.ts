@@ -1,9 +1,11 @@
 import { PostgresDocStore } from '@collab/storage'
+import { createRandom } from '@collab/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import {
   connectClient,
   converged,
+  crossInstanceMs,
   FailoverProxy,
   type Instance,
   report,
@@ -34,18 +36,6 @@ beforeAll(async () => {
 })
 afterAll(() => services.run())
 
-/** mulberry32: a seeded generator, so that a failing run replays from the seed it printed. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
   it('co-edit one document at random and converge, with everything stored', async () => {
     const teardown = new Teardown()
@@ -58,7 +48,11 @@ describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
         connectClient(b.url, 'co-edit', 'b1-', teardown),
         connectClient(b.url, 'co-edit', 'b2-', teardown),
       ]
-      await waitFor('every client to sync', () => clients.every((c) => c.provider.status.connection === 'synced'))
+      await waitFor(
+        'every client to sync',
+        () => clients.every((c) => c.provider.status.connection === 'synced'),
+        crossInstanceMs,
+      )
       for (let round = 0; round < 200; round++) {
         const client = clients[Math.floor(random() * clients.length)]!
         const length = client.text.length
@@ -72,6 +66,7 @@ describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
       const ms = await waitFor(
         () => `convergence (seed ${seed})`,
         () => clients.every((c) => c.text.toString() === clients[0]!.text.toString() && !c.provider.status.unsaved),
+        crossInstanceMs,
       )
       report('4 clients on 2 instances, 200 random edits: convergence after the last edit', ms)
       const text = clients[0]!.text.toString()
@@ -89,20 +84,20 @@ describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
       const leaving = connectClient(a.url, 'presence', 'leaving-', teardown)
       const staying = connectClient(b.url, 'presence', 'staying-', teardown)
       const seesLeaving = () => staying.provider.awareness.getStates().has(leaving.doc.clientID)
-      const crossed = await waitFor('the presence to cross instances', seesLeaving)
+      const crossed = await waitFor('the presence to cross instances', seesLeaving, crossInstanceMs)
       report('presence of a client on instance a seen on instance b', crossed)
       expect(staying.provider.awareness.getStates().get(leaving.doc.clientID)).toEqual({ name: 'leaving-' })
       expect(leaving.provider.awareness.getStates().get(staying.doc.clientID)).toEqual({ name: 'staying-' })
 
       leaving.destroy()
-      const removed = await waitFor('the removal to cross instances', () => !seesLeaving())
+      const removed = await waitFor('the removal to cross instances', () => !seesLeaving(), crossInstanceMs)
       report('removal of a leaving client on the other instance', removed)
 
       // A client whose network dies silently is dropped by instance a's liveness check; b hears of it too.
       const { proxy, url } = await FailoverProxy.start([portOf(a.url)], teardown)
       const vanishing = connectClient(url, 'presence', 'vanishing-', teardown)
       const seesVanishing = () => staying.provider.awareness.getStates().has(vanishing.doc.clientID)
-      await waitFor('the second presence', seesVanishing)
+      await waitFor('the second presence', seesVanishing, crossInstanceMs)
       const started = Date.now()
       proxy.freeze()
       vanishing.destroy()
@@ -122,7 +117,7 @@ describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
     try {
       const resyncing = await startInstance(shared, 'c', teardown, { relay: { resyncIntervalMs: 1_000 } })
       const client = connectClient(resyncing.url, 'behind-the-back', 'c-', teardown)
-      await waitFor('the client to sync', () => client.provider.status.connection === 'synced')
+      await waitFor('the client to sync', () => client.provider.status.connection === 'synced', crossInstanceMs)
       // Written straight to PostgreSQL: no instance publishes it, as when a publish was lost.
       const source = new Y.Doc()
       source.getText('codemirror').insert(0, 'written behind the relay')
@@ -130,7 +125,11 @@ describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
       await store.append('behind-the-back', Y.encodeStateAsUpdate(source))
       await store.close()
       source.destroy()
-      const ms = await waitFor('the periodic resync', () => client.text.toString() === 'written behind the relay')
+      const ms = await waitFor(
+        'the periodic resync',
+        () => client.text.toString() === 'written behind the relay',
+        crossInstanceMs,
+      )
       report('update that bypassed the relay reached clients through the periodic resync (every ~1 s)', ms)
     } finally {
       await teardown.run()
@@ -145,9 +144,13 @@ describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
         connectClient(b.url, `many-${index}`, `b${index}-`, teardown),
       ])
       const all = pairs.flat()
-      await waitFor('every client to sync', () => all.every((c) => c.provider.status.connection === 'synced'))
+      await waitFor(
+        'every client to sync',
+        () => all.every((c) => c.provider.status.connection === 'synced'),
+        crossInstanceMs,
+      )
       for (let round = 0; round < 5; round++) for (const client of all) typeToken(client)
-      await waitFor('every pair to converge', () => pairs.every((pair) => converged(pair)))
+      await waitFor('every pair to converge', () => pairs.every((pair) => converged(pair)), crossInstanceMs)
       for (const [x] of pairs) expect(x!.text.length).toBe(2 * 5 * 'a0-0;'.length)
     } finally {
       await teardown.run()
@@ -167,9 +170,13 @@ describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
         connectClient(d.url, name, `d${index}-`, teardown),
       ])
       const all = pairs.flat()
-      await waitFor('every client to sync', () => all.every((x) => x.provider.status.connection === 'synced'))
+      await waitFor(
+        'every client to sync',
+        () => all.every((x) => x.provider.status.connection === 'synced'),
+        crossInstanceMs,
+      )
       for (let round = 0; round < 3; round++) for (const client of all) typeToken(client)
-      await waitFor('every pair to converge', () => pairs.every((pair) => converged(pair)))
+      await waitFor('every pair to converge', () => pairs.every((pair) => converged(pair)), crossInstanceMs)
       // Each document holds its own two clients' tokens and nothing of the others'.
       pairs.forEach((pair, index) => {
         const text = pair[0]!.text.toString()
@@ -180,17 +187,19 @@ describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
       // The first document leaves instance c entirely (its room unloads after the grace period) while the
       // others of its stream stay open there; then it comes back and must hear instance d again.
       pairs[0]![0]!.destroy()
-      await waitFor('the room to unload on c', () => c.sync.roomCount === names.length - 1)
+      await waitFor('the room to unload on c', () => c.sync.roomCount === names.length - 1, crossInstanceMs)
       typeToken(pairs[0]![1]!)
       const back = connectClient(c.url, names[0]!, 'c0b-', teardown)
-      await waitFor('the reopened client to sync', () => back.provider.status.connection === 'synced')
+      await waitFor('the reopened client to sync', () => back.provider.status.connection === 'synced', crossInstanceMs)
       const token = typeToken(pairs[0]![1]!)
-      const ms = await waitFor('an edit on d to reach the reopened document on c', () =>
-        back.text.toString().includes(token),
+      const ms = await waitFor(
+        'an edit on d to reach the reopened document on c',
+        () => back.text.toString().includes(token),
+        crossInstanceMs,
       )
       report('a document reopened on a stream its instance kept reading: first edit from the other instance', ms)
       typeToken(back)
-      await waitFor('the reopened document to converge', () => converged([back, pairs[0]![1]!]))
+      await waitFor('the reopened document to converge', () => converged([back, pairs[0]![1]!]), crossInstanceMs)
     } finally {
       await teardown.run()
     }

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import {
   connectClient,
+  crossInstanceMs,
   FailoverProxy,
   keepTyping,
   missingTokens,
@@ -34,11 +35,15 @@ describe('kill -9 of one instance while clients on both type', () => {
     ]
     const onA = clients.slice(0, 2)
     const onB = clients.slice(2)
-    await waitFor('every client to sync', () => clients.every((c) => c.provider.status.connection === 'synced'))
+    await waitFor(
+      'every client to sync',
+      () => clients.every((c) => c.provider.status.connection === 'synced'),
+      crossInstanceMs,
+    )
     // Someone on a who will not come back (no reconnect): its presence must disappear from b's clients.
     const ghost = await ghostPresence(a.url, 'failover', 424242)
     const seesGhost = () => onB.every((c) => c.provider.awareness.getStates().has(424242))
-    await waitFor('the ghost presence on b', seesGhost)
+    await waitFor('the ghost presence on b', seesGhost, crossInstanceMs)
 
     const stopTyping = keepTyping(clients, 25)
     await sleep(1_500)

@@ -1,4 +1,5 @@
-import { freePort, type PostgresServer, startPostgres } from '@collab/test-services'
+import { type PostgresServer, startPostgres } from '@collab/test-services'
+import { freePort } from '@collab/test-support'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clusterFromConfig, redactUrl } from '../src/index.js'

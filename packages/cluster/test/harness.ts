@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer as createHttpServer } from 'node:http'
 import { type AddressInfo, createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -8,29 +7,16 @@ import { CollabProvider } from '@collab/provider'
 import { createSyncServer, type SyncServer, type SyncServerOptions } from '@collab/server'
 import { PostgresDocStore } from '@collab/storage'
 import { type PostgresServer, type RedisServer, startPostgres, startRedis } from '@collab/test-services'
-import { Teardown } from '@collab/test-support'
+import { listeningUrl, listenOnLoopback, type Teardown } from '@collab/test-support'
 import { pino } from 'pino'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
 import { RedisDocRelay, type RedisDocRelayOptions } from '../src/index.js'
 
-export { Teardown }
+export { Teardown, waitFor } from '@collab/test-support'
 
-/** Polls `condition` until it holds and resolves with the wait in ms; fails naming `what` after `timeoutMs`. */
-export async function waitFor(
-  what: string | (() => string),
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<number> {
-  const started = Date.now()
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`)
-    }
-    await sleep(10)
-  }
-  return Date.now() - started
-}
+/** How long the tests here wait for anything that crosses instances: Redis and PostgreSQL add their own delays. */
+export const crossInstanceMs = 10_000
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
@@ -73,23 +59,17 @@ export async function startInstance(
   const store = await PostgresDocStore.open({ connectionString: services.databaseUrl, queryTimeoutMs: 5_000 })
   const relay = await RedisDocRelay.open({ url: services.redis.url, instanceId: id, logger, ...options.relay })
   const sync = createSyncServer({ store, relay, logger, ...testSyncTimings, ...options.sync })
-  const http = createHttpServer()
-  sync.attach(http)
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-  const port = (http.address() as AddressInfo).port
+  const server = await listenOnLoopback(sync)
   let closing: Promise<void> | null = null
   const instance: Instance = {
     id,
-    url: `ws://127.0.0.1:${port}`,
+    url: server.url,
     sync,
     relay,
     store,
     close() {
       closing ??= (async () => {
-        const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
-        await sync.close()
-        http.closeAllConnections()
-        await httpClosed
+        await server.close()
         await relay.close()
         await store.close()
       })()
@@ -135,8 +115,10 @@ export function spawnInstance(services: Services, id: string, teardown: Teardown
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       output.push(line)
-      const port = /"listening":(\d+)/.exec(line)?.[1]
-      if (port) resolve({ id, port: Number(port), url: `ws://127.0.0.1:${port}`, child, output, kill })
+      const url = listeningUrl([line])
+      if (url === undefined) return
+      const port = Number(new URL(url).port)
+      resolve({ id, port, url: `ws://127.0.0.1:${port}`, child, output, kill })
     })
     void exited.then(() => reject(new Error(`instance ${id} exited before listening:\n${output.join('\n')}`)))
   })

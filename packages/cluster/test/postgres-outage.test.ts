@@ -2,6 +2,7 @@ import { CloseCode } from '@collab/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   connectClient,
+  crossInstanceMs,
   missingTokens,
   report,
   sleep,
@@ -23,11 +24,17 @@ describe('PostgreSQL unavailable for a while', () => {
     const b = await startInstance(services, 'b', teardown)
     const writer = connectClient(a.url, 'outage', 'w-', teardown)
     const reader = connectClient(b.url, 'outage', 'r-', teardown)
-    await waitFor('both clients to sync', () =>
-      [writer, reader].every((c) => c.provider.status.connection === 'synced'),
+    await waitFor(
+      'both clients to sync',
+      () => [writer, reader].every((c) => c.provider.status.connection === 'synced'),
+      crossInstanceMs,
     )
     for (let i = 0; i < 5; i++) typeToken(writer)
-    await waitFor('the first edits to be saved', () => writer.acknowledged === 5 && !writer.provider.status.unsaved)
+    await waitFor(
+      'the first edits to be saved',
+      () => writer.acknowledged === 5 && !writer.provider.status.unsaved,
+      crossInstanceMs,
+    )
 
     await services.postgres.stop('fast')
     const stoppedAt = Date.now()
@@ -39,7 +46,11 @@ describe('PostgreSQL unavailable for a while', () => {
       typeToken(writer)
       await sleep(50)
     }
-    await waitFor('the writer to be told to retry later', () => writer.closeCodes.includes(CloseCode.RetryLater))
+    await waitFor(
+      'the writer to be told to retry later',
+      () => writer.closeCodes.includes(CloseCode.RetryLater),
+      crossInstanceMs,
+    )
     report('PostgreSQL down: client told 4503 (retry later) after', Date.now() - stoppedAt)
     await sleep(1_500)
     expect(writer.provider.status.unsaved).toBe(true)
@@ -53,7 +64,11 @@ describe('PostgreSQL unavailable for a while', () => {
     expect(acknowledgedDuringOutage).toBe(false)
     expect(missingTokens(await storedText(services.databaseUrl, 'outage'), [writer])).toEqual([])
     // The reader on the other instance ends up with everything too.
-    await waitFor('the reader to converge', () => missingTokens(reader.text.toString(), [writer]).length === 0)
+    await waitFor(
+      'the reader to converge',
+      () => missingTokens(reader.text.toString(), [writer]).length === 0,
+      crossInstanceMs,
+    )
     report('PostgreSQL back: reader on the other instance has everything after', Date.now() - restartedAt)
   })
 })

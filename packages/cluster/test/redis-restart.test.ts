@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   connectClient,
+  crossInstanceMs,
   keepTyping,
   missingTokens,
   report,
@@ -25,7 +26,11 @@ describe('Redis restarted mid-session', () => {
       connectClient(b.url, 'restart', 'b1-', teardown),
       connectClient(b.url, 'restart', 'b2-', teardown),
     ]
-    await waitFor('every client to sync', () => clients.every((c) => c.provider.status.connection === 'synced'))
+    await waitFor(
+      'every client to sync',
+      () => clients.every((c) => c.provider.status.connection === 'synced'),
+      crossInstanceMs,
+    )
     const stopTyping = keepTyping(clients, 30)
     await sleep(1_000)
 
@@ -34,7 +39,11 @@ describe('Redis restarted mid-session', () => {
     await sleep(2_000)
     stopTyping()
     // The edits made during the outage reached the store and the clients of their own instance only.
-    await waitFor('the outage edits to be stored', () => clients.every((c) => !c.provider.status.unsaved))
+    await waitFor(
+      'the outage edits to be stored',
+      () => clients.every((c) => !c.provider.status.unsaved),
+      crossInstanceMs,
+    )
     expect(clients[0]!.text.toString()).not.toBe(clients[1]!.text.toString())
     const restartedAt = Date.now()
     await services.redis.start()
@@ -50,9 +59,13 @@ describe('Redis restarted mid-session', () => {
     expect(clients.map((c) => c.opens)).toEqual([1, 1, 1])
     const before = Date.now()
     clients[0]!.text.insert(0, 'after-restart;')
-    await waitFor('a new edit to cross instances', () => clients[1]!.text.toString().startsWith('after-restart;'))
+    await waitFor(
+      'a new edit to cross instances',
+      () => clients[1]!.text.toString().startsWith('after-restart;'),
+      crossInstanceMs,
+    )
     report('Redis restarted: relay latency of a new edit afterwards', Date.now() - before)
-    await waitFor('every change to be saved', () => clients.every((c) => !c.provider.status.unsaved))
+    await waitFor('every change to be saved', () => clients.every((c) => !c.provider.status.unsaved), crossInstanceMs)
     expect(missingTokens(await storedText(services.databaseUrl, 'restart'), clients)).toEqual([])
   })
 
@@ -62,17 +75,27 @@ describe('Redis restarted mid-session', () => {
     const b = await startInstance(services, 'b', teardown)
     const early = connectClient(a.url, 'presence-restart', 'early-', teardown)
     const observer = connectClient(b.url, 'presence-restart', 'observer-', teardown)
-    await waitFor('the first presence', () => observer.provider.awareness.getStates().has(early.doc.clientID))
+    await waitFor(
+      'the first presence',
+      () => observer.provider.awareness.getStates().has(early.doc.clientID),
+      crossInstanceMs,
+    )
     await services.redis.stop({ kill: true })
     await sleep(500)
     await services.redis.start()
     // Someone arriving on a after the restart shows up on b, and someone leaving a disappears from b.
     const late = connectClient(a.url, 'presence-restart', 'late-', teardown)
-    const ms = await waitFor('the new presence to cross', () =>
-      observer.provider.awareness.getStates().has(late.doc.clientID),
+    const ms = await waitFor(
+      'the new presence to cross',
+      () => observer.provider.awareness.getStates().has(late.doc.clientID),
+      crossInstanceMs,
     )
     report('Redis restarted: presence of a newly arrived client crossed', ms)
     early.destroy()
-    await waitFor('the removal to cross', () => !observer.provider.awareness.getStates().has(early.doc.clientID))
+    await waitFor(
+      'the removal to cross',
+      () => !observer.provider.awareness.getStates().has(early.doc.clientID),
+      crossInstanceMs,
+    )
   })
 })

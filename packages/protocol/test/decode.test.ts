@@ -1,3 +1,4 @@
+import { createRandom } from '@collab/test-support'
 import * as encoding from 'lib0/encoding'
 import { describe, expect, it } from 'vitest'
 import * as awarenessProtocol from 'y-protocols/awareness'
@@ -26,18 +27,6 @@ import {
   MessageType,
   maxDocNameBytes,
 } from '../src/index.js'
-
-/** Small, fast, seedable PRNG (mulberry32): a failing random run replays from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function decodeOk(data: Uint8Array): Message {
   const result = decodeMessage(data)
@@ -310,7 +299,7 @@ describe('[PR1] malformed input gives { ok: false } and never throws', () => {
 
   it('[PR1] 5,000 seeded random byte arrays never throw', () => {
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 32)
-    const random = mulberry32(seed)
+    const random = createRandom(seed)
     const interestingFirstBytes = [0, 1, 2, 3, 100, 101, 102, 103]
     let accepted = 0
     for (let i = 0; i < 5_000; i++) {

@@ -2,15 +2,10 @@ import { CloseCode } from '@collab/protocol'
 import type { Authenticate, AuthResult } from '@collab/server'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { TokenSource } from '../src/index.js'
-import { createClient, destroyAll, startTestServer, type TestServer, waitFor } from './harness.js'
+import { createClient, startTestServer, Teardown, waitFor } from './harness.js'
 
-let server: TestServer | undefined
-
-afterEach(async () => {
-  destroyAll()
-  await server?.close()
-  server = undefined
-})
+const teardown = new Teardown()
+afterEach(() => teardown.run())
 
 /** Verdicts by token, and the tokens the server saw, in order. */
 function serverAuth(verdicts: Record<string, AuthResult>): { authenticate: Authenticate; seen: Array<string | null> } {
@@ -45,9 +40,9 @@ const fast = { backoff: { baseMs: 20, maxMs: 50 }, minHealthyMs: 0 }
 describe('CollabProvider authentication', () => {
   it('[AU1] sends the token as a `token.<t>` subprotocol, or as a query parameter when it cannot be one', async () => {
     const { authenticate, seen } = serverAuth({ 'plain.jwt-like_token~1': write, 'needs escaping/+=': write })
-    server = await startTestServer({ authenticate })
-    const a = createClient(server.url, 'doc', { token: 'plain.jwt-like_token~1' })
-    const b = createClient(server.url, 'doc', { token: async () => 'needs escaping/+=' })
+    const server = await startTestServer(teardown, { authenticate })
+    const a = createClient(server.url, 'doc', teardown, { token: 'plain.jwt-like_token~1' })
+    const b = createClient(server.url, 'doc', teardown, { token: async () => 'needs escaping/+=' })
     await waitFor(
       'both synced',
       () => a.provider.status.connection === 'synced' && b.provider.status.connection === 'synced',
@@ -58,7 +53,7 @@ describe('CollabProvider authentication', () => {
   it('[AU1] the token source is called before every connection attempt', async () => {
     let verdict: AuthResult = { ok: false, code: 4401, reason: 'unused' }
     const seen: Array<string | null> = []
-    server = await startTestServer({
+    const server = await startTestServer(teardown, {
       authenticate: ({ token }) => {
         seen.push(token)
         // A hook failure (4503) is worth retrying, with the same kind of token.
@@ -68,7 +63,7 @@ describe('CollabProvider authentication', () => {
     })
     verdict = write
     const { source, calls } = tokenSource('t1', 't2', 't3')
-    const a = createClient(server.url, 'doc', { token: source, ...fast })
+    const a = createClient(server.url, 'doc', teardown, { token: source, ...fast })
     await waitFor('synced', () => a.provider.status.connection === 'synced')
     expect(calls).toEqual([{ afterRefusal: false }, { afterRefusal: false }])
     expect(seen).toEqual(['t1', 't2'])
@@ -76,9 +71,9 @@ describe('CollabProvider authentication', () => {
 
   it('[AU4] after a 4401 it asks once more with afterRefusal and connects with the fresh token', async () => {
     const { authenticate, seen } = serverAuth({ fresh: write })
-    server = await startTestServer({ authenticate })
+    const server = await startTestServer(teardown, { authenticate })
     const { source, calls } = tokenSource('stale', 'fresh')
-    const a = createClient(server.url, 'doc', { token: source })
+    const a = createClient(server.url, 'doc', teardown, { token: source })
     await waitFor('synced', () => a.provider.status.connection === 'synced')
     expect(calls).toEqual([{ afterRefusal: false }, { afterRefusal: true }])
     expect(seen).toEqual(['stale', 'fresh'])
@@ -87,9 +82,9 @@ describe('CollabProvider authentication', () => {
 
   it('[AU4] a second 4401 stops it with status.error 4401', async () => {
     const { authenticate, seen } = serverAuth({})
-    server = await startTestServer({ authenticate })
+    const server = await startTestServer(teardown, { authenticate })
     const { source, calls } = tokenSource('stale', 'still bad')
-    const a = createClient(server.url, 'doc', { token: source, ...fast })
+    const a = createClient(server.url, 'doc', teardown, { token: source, ...fast })
     await waitFor('the provider to give up', () => a.provider.status.error !== null)
     expect(a.provider.status).toMatchObject({ connection: 'offline', error: { code: CloseCode.NotAuthenticated } })
     // No third attempt follows, however long we wait for one.
@@ -101,9 +96,9 @@ describe('CollabProvider authentication', () => {
 
   it('[AU1] a 4403 stops it at once, without asking for another token', async () => {
     const { authenticate, seen } = serverAuth({ outsider: { ok: false, code: 4403, reason: 'not your document' } })
-    server = await startTestServer({ authenticate })
+    const server = await startTestServer(teardown, { authenticate })
     const { source, calls } = tokenSource('outsider')
-    const a = createClient(server.url, 'doc', { token: source, ...fast })
+    const a = createClient(server.url, 'doc', teardown, { token: source, ...fast })
     await waitFor('the provider to give up', () => a.provider.status.error !== null)
     expect(a.provider.status).toMatchObject({
       connection: 'offline',
@@ -116,8 +111,8 @@ describe('CollabProvider authentication', () => {
 
   it('[AU4] a fixed token refused with 4401 is not retried', async () => {
     const { authenticate, seen } = serverAuth({})
-    server = await startTestServer({ authenticate })
-    const a = createClient(server.url, 'doc', { token: 'expired', ...fast })
+    const server = await startTestServer(teardown, { authenticate })
+    const a = createClient(server.url, 'doc', teardown, { token: 'expired', ...fast })
     await waitFor('the provider to give up', () => a.provider.status.error !== null)
     expect(a.provider.status.error?.code).toBe(CloseCode.NotAuthenticated)
     await new Promise((resolve) => setTimeout(resolve, 200))
@@ -126,20 +121,20 @@ describe('CollabProvider authentication', () => {
 
   it('[AU4] every expiry of a session is followed by one refresh, and the session goes on', async () => {
     let issued = 0
-    server = await startTestServer({
+    const server = await startTestServer(teardown, {
       pingIntervalMs: 20,
       authenticate: ({ token }) =>
         token?.startsWith('token-') ? { ok: true, access: 'write', expiresAt: Date.now() + 150 } : write,
     })
     const calls: Array<{ afterRefusal: boolean }> = []
-    const a = createClient(server.url, 'doc', {
+    const a = createClient(server.url, 'doc', teardown, {
       token: (attempt) => {
         calls.push({ ...attempt })
         return `token-${++issued}`
       },
       ...fast,
     })
-    const b = createClient(server.url, 'doc', { token: 'lasting' })
+    const b = createClient(server.url, 'doc', teardown, { token: 'lasting' })
     await waitFor('three expiries', () => calls.length >= 4, 5_000)
     await waitFor('synced again', () => a.provider.status.connection === 'synced')
     expect(calls.slice(0, 4)).toEqual([
@@ -155,9 +150,9 @@ describe('CollabProvider authentication', () => {
 
   it('[AU3] status.readOnly is true for a read-only connection and false for a writer', async () => {
     const { authenticate } = serverAuth({ reader: read, writer: write })
-    server = await startTestServer({ authenticate })
-    const reader = createClient(server.url, 'doc', { token: 'reader' })
-    const writer = createClient(server.url, 'doc', { token: 'writer' })
+    const server = await startTestServer(teardown, { authenticate })
+    const reader = createClient(server.url, 'doc', teardown, { token: 'reader' })
+    const writer = createClient(server.url, 'doc', teardown, { token: 'writer' })
     await waitFor(
       'both synced',
       () => reader.provider.status.connection === 'synced' && writer.provider.status.connection === 'synced',

@@ -2,24 +2,17 @@ import { decodeMessage, encodeSyncUpdate, type Message } from '@collab/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
-import { createClient, destroyAll, startTestServer, type TestServer, waitFor } from './harness.js'
+import { createClient, startTestServer, Teardown, waitFor } from './harness.js'
 
-let server: TestServer | undefined
-const sockets: WebSocket[] = []
-
-afterEach(async () => {
-  destroyAll()
-  for (const ws of sockets.splice(0)) ws.terminate()
-  await server?.close()
-  server = undefined
-})
+const teardown = new Teardown()
+afterEach(() => teardown.run())
 
 /** A bare connection that records the awareness entries it receives. */
 async function observe(
   url: string,
 ): Promise<{ ws: WebSocket; entries: Array<Extract<Message, { type: 'awareness' }>['entries'][number]> }> {
   const ws = new WebSocket(url)
-  sockets.push(ws)
+  teardown.defer(() => ws.terminate())
   const entries: Array<Extract<Message, { type: 'awareness' }>['entries'][number]> = []
   ws.on('message', (data) => {
     const decoded = decodeMessage(data as Uint8Array)
@@ -34,8 +27,8 @@ async function observe(
 
 describe('CollabProvider against hostile peers', () => {
   it('[AW3] keeps its presence after another client wrote with its document client ID and it reconnected', async () => {
-    server = await startTestServer()
-    const victim = createClient(server.url, 'doc')
+    const server = await startTestServer(teardown)
+    const victim = createClient(server.url, 'doc', teardown)
     victim.provider.awareness.setLocalStateField('name', 'victim')
     await waitFor('synced', () => victim.provider.status.connection === 'synced')
     const presenceId = victim.provider.awareness.clientID

@@ -3,24 +3,16 @@ import { MemoryDocStore } from '@collab/storage'
 import { TcpProxy } from '@collab/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ProviderStatus } from '../src/index.js'
-import { createClient, destroyAll, startTestServer, type TestServer, waitFor } from './harness.js'
+import { createClient, startTestServer, Teardown, waitFor } from './harness.js'
 
-let server: TestServer | undefined
-let proxy: TcpProxy | undefined
-
-afterEach(async () => {
-  destroyAll()
-  await proxy?.close()
-  proxy = undefined
-  await server?.close()
-  server = undefined
-})
+const teardown = new Teardown()
+afterEach(() => teardown.run())
 
 describe('CollabProvider', () => {
   it('connects, syncs and reports connecting -> connected -> synced', async () => {
-    server = await startTestServer()
+    const server = await startTestServer(teardown)
     const seen: ProviderStatus['connection'][] = []
-    const a = createClient(server.url, 'doc', { connect: false })
+    const a = createClient(server.url, 'doc', teardown, { connect: false })
     a.provider.onStatus((status) => seen.push(status.connection))
     a.provider.connect()
     await waitFor('synced', () => a.provider.status.connection === 'synced')
@@ -28,9 +20,9 @@ describe('CollabProvider', () => {
   })
 
   it('two clients converge', async () => {
-    server = await startTestServer()
-    const a = createClient(server.url, 'doc')
-    const b = createClient(server.url, 'doc')
+    const server = await startTestServer(teardown)
+    const a = createClient(server.url, 'doc', teardown)
+    const b = createClient(server.url, 'doc', teardown)
     await waitFor(
       'both synced',
       () => a.provider.status.connection === 'synced' && b.provider.status.connection === 'synced',
@@ -52,8 +44,8 @@ describe('CollabProvider', () => {
         return memory.append(name, update)
       },
     })
-    server = await startTestServer({ store: slowStore })
-    const a = createClient(server.url, 'doc')
+    const server = await startTestServer(teardown, { store: slowStore })
+    const a = createClient(server.url, 'doc', teardown)
     await waitFor('synced', () => a.provider.status.connection === 'synced')
     expect(a.provider.status.unsaved).toBe(false)
     a.text.insert(0, 'x')
@@ -67,9 +59,9 @@ describe('CollabProvider', () => {
   })
 
   it('keeps offline edits and merges them after reconnecting', async () => {
-    server = await startTestServer()
-    const a = createClient(server.url, 'doc')
-    const b = createClient(server.url, 'doc')
+    const server = await startTestServer(teardown)
+    const a = createClient(server.url, 'doc', teardown)
+    const b = createClient(server.url, 'doc', teardown)
     await waitFor(
       'synced',
       () => a.provider.status.connection === 'synced' && b.provider.status.connection === 'synced',
@@ -85,9 +77,10 @@ describe('CollabProvider', () => {
   })
 
   it('[HB1] detects a silently dead connection within about 6 s and recovers when the network does', async () => {
-    server = await startTestServer({ pingIntervalMs: 60_000, connectionTimeoutMs: 120_000 })
-    proxy = await new TcpProxy(server.port).listen()
-    const a = createClient(`ws://127.0.0.1:${proxy.port}`, 'doc', { backoff: { baseMs: 100, maxMs: 500 } })
+    const server = await startTestServer(teardown, { pingIntervalMs: 60_000, connectionTimeoutMs: 120_000 })
+    const proxy = await new TcpProxy(server.port).listen()
+    teardown.defer(() => proxy.close())
+    const a = createClient(`ws://127.0.0.1:${proxy.port}`, 'doc', teardown, { backoff: { baseMs: 100, maxMs: 500 } })
     await waitFor('synced', () => a.provider.status.connection === 'synced')
     const cutAt = Date.now()
     proxy.blackhole()
@@ -98,30 +91,30 @@ describe('CollabProvider', () => {
     proxy.restore()
     a.text.insert(0, 'after the outage')
     await waitFor('synced again', () => a.provider.status.connection === 'synced' && !a.provider.status.unsaved, 10_000)
-    const b = createClient(server.url, 'doc')
+    const b = createClient(server.url, 'doc', teardown)
     await waitFor('edit arrived', () => b.text.toString() === 'after the outage')
   }, 20_000)
 
   it('reconnects by itself after a server restart and loses nothing', async () => {
     const store = new MemoryDocStore()
-    server = await startTestServer({ store })
+    const server = await startTestServer(teardown, { store })
     const port = server.port
-    const a = createClient(server.url, 'doc', { backoff: { baseMs: 50, maxMs: 200 } })
+    const a = createClient(server.url, 'doc', teardown, { backoff: { baseMs: 50, maxMs: 200 } })
     await waitFor('synced', () => a.provider.status.connection === 'synced')
     a.text.insert(0, 'before ')
     await waitFor('saved', () => !a.provider.status.unsaved)
     await server.close()
     await waitFor('reconnecting', () => a.provider.status.connection === 'connecting')
     a.text.insert(a.text.length, 'during ')
-    server = await startTestServer({ store, port })
+    const restarted = await startTestServer(teardown, { store, port })
     await waitFor('synced again', () => a.provider.status.connection === 'synced' && !a.provider.status.unsaved)
-    const b = createClient(server.url, 'doc')
+    const b = createClient(restarted.url, 'doc', teardown)
     await waitFor('content', () => b.text.toString() === 'before during ')
   })
 
   it('stops retrying on 4404 and reports the error', async () => {
-    server = await startTestServer()
-    const a = createClient(server.url, '..', { backoff: { baseMs: 10, maxMs: 10 } })
+    const server = await startTestServer(teardown)
+    const a = createClient(server.url, '..', teardown, { backoff: { baseMs: 10, maxMs: 10 } })
     await waitFor('error', () => a.provider.status.error !== null)
     expect(a.provider.status.error?.code).toBe(CloseCode.UnknownDocument)
     expect(a.provider.status.connection).toBe('offline')
@@ -130,7 +123,7 @@ describe('CollabProvider', () => {
   })
 
   it('backs off instead of storming a server that drops connections at once', async () => {
-    server = await startTestServer()
+    const server = await startTestServer(teardown)
     let attempts = 0
     server.sync.attach = () => undefined
     const { createServer } = await import('node:http')
@@ -143,20 +136,20 @@ describe('CollabProvider', () => {
     })
     await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve))
     const port = (dropper.address() as { port: number }).port
-    createClient(`ws://127.0.0.1:${port}`, 'doc', { backoff: { baseMs: 100, maxMs: 2_000 } })
+    const storming = createClient(`ws://127.0.0.1:${port}`, 'doc', teardown, { backoff: { baseMs: 100, maxMs: 2_000 } })
     await new Promise((resolve) => setTimeout(resolve, 1_500))
     // Without backoff this would be hundreds of attempts; with full jitter from 100 ms doubling, a handful.
     expect(attempts).toBeGreaterThan(1)
     expect(attempts).toBeLessThan(12)
-    destroyAll()
+    storming.provider.destroy()
     wss.close()
     await new Promise<void>((resolve) => dropper.close(() => resolve()))
   })
 
   it('shares presence and removes it when a client is destroyed', async () => {
-    server = await startTestServer()
-    const a = createClient(server.url, 'doc')
-    const b = createClient(server.url, 'doc')
+    const server = await startTestServer(teardown)
+    const a = createClient(server.url, 'doc', teardown)
+    const b = createClient(server.url, 'doc', teardown)
     a.provider.awareness.setLocalStateField('user', { name: 'Ada' })
     await waitFor('presence at b', () =>
       [...b.provider.awareness.getStates().values()].some((s) => (s.user as { name?: string })?.name === 'Ada'),
@@ -167,13 +160,13 @@ describe('CollabProvider', () => {
   })
 
   it('destroy() leaves no timers or sockets behind', async () => {
-    server = await startTestServer()
+    const server = await startTestServer(teardown)
     const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
-    const a = createClient(server.url, 'doc')
+    const a = createClient(server.url, 'doc', teardown)
     await waitFor('synced', () => a.provider.status.connection === 'synced')
     a.provider.destroy()
     a.doc.destroy()
-    await waitFor('server saw the close', () => server?.sync.connectionCount === 0)
+    await waitFor('server saw the close', () => server.sync.connectionCount === 0)
     const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
     expect(after).toBeLessThanOrEqual(before)
   })

@@ -88,7 +88,7 @@ describe('[AU1] authentication before anything is handled', () => {
       'token.header.payload.signature',
     ])
     expect(client.ws.protocol).toBe('collab')
-    await waitFor(() => client.messagesOf('sync-step-1').length === 1, 5_000, 'the greeting')
+    await waitFor('the greeting', () => client.messagesOf('sync-step-1').length === 1)
     expect(requests).toHaveLength(1)
     expect(requests[0]).toMatchObject({ docName: 'team/notes', token: 'header.payload.signature' })
     expect(requests[0]!.remoteAddress).toMatch(/127\.0\.0\.1/)
@@ -98,7 +98,7 @@ describe('[AU1] authentication before anything is handled', () => {
     const { authenticate, requests } = tokenTable({ 'query-token': writer })
     const server = await startTestServer({ store: new MemoryDocStore(), authenticate }, teardown)
     const client = await RawClient.connect(`${server.url}/notes?token=query-token&other=1`, teardown)
-    await waitFor(() => client.messagesOf('sync-step-1').length === 1, 5_000, 'the greeting')
+    await waitFor('the greeting', () => client.messagesOf('sync-step-1').length === 1)
     expect(requests.map(({ docName, token }) => ({ docName, token }))).toEqual([
       { docName: 'notes', token: 'query-token' },
     ])
@@ -131,7 +131,7 @@ describe('[AU1] authentication before anything is handled', () => {
     )
     const receivedBytes = countReceivedBytes(server)
     const client = await RawClient.connect(`${server.url}/slow`, teardown)
-    await waitFor(() => asked === 1, 5_000, 'the hook to be asked')
+    await waitFor('the hook to be asked', () => asked === 1)
     const source = new UpdateSource(teardown)
     // Hello first: the save acknowledgement of the updates proves it was handled before them. The sync step 1
     // last: its answer holding both updates proves they were applied before it.
@@ -144,12 +144,12 @@ describe('[AU1] authentication before anything is handled', () => {
     ]
     for (const message of messages) client.send(message)
     const sent = messages.reduce((sum, message) => sum + clientFrameBytes(message.length), 0)
-    await waitFor(() => receivedBytes() >= sent, 5_000, 'the server to receive every message')
+    await waitFor('the server to receive every message', () => receivedBytes() >= sent)
     expect(client.received).toEqual([])
     expect(server.sync.roomCount).toBe(0)
 
     decide(writer)
-    await waitFor(() => client.messagesOf('saved').length > 0, 5_000, 'the save acknowledgement')
+    await waitFor('the save acknowledgement', () => client.messagesOf('saved').length > 0)
     const types = client.received.map((message) => message.type)
     expect(types.indexOf('hello')).toBe(0)
     expect(types.indexOf('hello')).toBeLessThan(types.indexOf('pong'))
@@ -177,7 +177,7 @@ describe('[AU1] authentication before anything is handled', () => {
       const failures = lines.filter((line) => line.msg === 'failure in authenticate')
       expect(failures).toHaveLength(1)
       expect(failures[0]).toMatchObject({ level: 50, err: 'verifier down' })
-      await waitFor(() => server.sync.connectionCount === 0, 5_000, 'the connection to be forgotten')
+      await waitFor('the connection to be forgotten', () => server.sync.connectionCount === 0)
     }
   })
 
@@ -230,7 +230,7 @@ describe('[AU1] authentication before anything is handled', () => {
     const badName = await RawClient.connect(viaQuery(tokens.good, '%00'), teardown)
     expect(await badName.waitForClose()).toBe(CloseCode.UnknownDocument)
     expect(await upgradeStatus(viaQuery(tokens.good), { origin: 'https://evil.example' })).toBe(403)
-    await waitFor(() => server.sync.connectionCount === 0, 5_000, 'every connection to be forgotten')
+    await waitFor('every connection to be forgotten', () => server.sync.connectionCount === 0)
 
     // Every path above logged something; none of it may carry a token.
     expect(lines.length).toBeGreaterThan(10)
@@ -250,14 +250,17 @@ describe('[AU3] read-only connections', () => {
     write.send(encodeHello([Capability.SaveAck, Capability.Heartbeat]))
     const read = await RawClient.connect(`${server.url}/shared?token=reader`, teardown)
     read.send(encodeHello([Capability.SaveAck, Capability.Heartbeat]))
-    await waitFor(() => read.messagesOf('hello').length === 1 && write.messagesOf('hello').length === 1)
+    await waitFor(
+      'both hello answers',
+      () => read.messagesOf('hello').length === 1 && write.messagesOf('hello').length === 1,
+    )
     expect(read.messagesOf('hello')[0]!.capabilities).toContain(Capability.ReadOnly)
     expect(write.messagesOf('hello')[0]!.capabilities).not.toContain(Capability.ReadOnly)
 
     // The reader receives the writer's edits; the writer's are acknowledged.
     write.send(encodeSyncUpdate(new UpdateSource(teardown).type('written')))
-    await waitFor(() => read.messagesOf('sync-update').length === 1, 5_000, 'the relay to the reader')
-    await waitFor(() => write.messagesOf('saved').length === 1, 5_000, "the writer's acknowledgement")
+    await waitFor('the relay to the reader', () => read.messagesOf('sync-update').length === 1)
+    await waitFor("the writer's acknowledgement", () => write.messagesOf('saved').length === 1)
     const stateVector = Y.encodeStateVector(server.sync.getRoom('shared')!.doc)
 
     // 100 updates and one sync step 2 from the reader: all dropped.
@@ -284,7 +287,7 @@ describe('[AU3] read-only connections', () => {
 
     // It may share presence.
     read.send(awarenessMessage({ clientID: 4242, clock: 1, state: { name: 'reader' } }))
-    await waitFor(() => entriesFor(write, 4242).length === 1, 5_000, "the reader's presence")
+    await waitFor("the reader's presence", () => entriesFor(write, 4242).length === 1)
     expect(entriesFor(write, 4242)[0]!.state).toEqual({ name: 'reader' })
   })
 
@@ -297,7 +300,7 @@ describe('[AU3] read-only connections', () => {
     const client = await RawClient.connect(`${server.url}/doc?token=t`, teardown)
     client.send(encodeHello([Capability.Heartbeat]))
     decide(reader)
-    await waitFor(() => client.messagesOf('hello').length === 1, 5_000, 'the hello answer')
+    await waitFor('the hello answer', () => client.messagesOf('hello').length === 1)
     expect(client.messagesOf('hello')[0]!.capabilities).toContain(Capability.ReadOnly)
   })
 })
@@ -321,14 +324,14 @@ describe('[AU4] expiry', () => {
     const client = await RawClient.connect(`${server.url}/doc?token=expiring`, teardown)
     const other = await RawClient.connect(`${server.url}/doc?token=lasting`, teardown)
     client.send(awarenessMessage({ clientID: 9, clock: 1, state: { name: 'expiring' } }))
-    await waitFor(() => entriesFor(other, 9).length === 1, 5_000, 'the presence')
+    await waitFor('the presence', () => entriesFor(other, 9).length === 1)
     expect(await client.waitForClose(3_000)).toBe(CloseCode.NotAuthenticated)
     const closedAt = Date.now()
     expect(client.closeEvent?.reason).toBe('credentials expired')
     expect(closedAt).toBeGreaterThanOrEqual(expiresAt)
     expect(closedAt - expiresAt).toBeLessThan(500)
     // Its presence goes with it; the connection without an expiry stays.
-    await waitFor(() => entriesFor(other, 9).length === 2, 5_000, 'the removal')
+    await waitFor('the removal', () => entriesFor(other, 9).length === 2)
     expect(entriesFor(other, 9)[1]!.state).toBeNull()
     expect(other.isOpen).toBe(true)
   })

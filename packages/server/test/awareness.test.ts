@@ -33,7 +33,7 @@ describe('awareness', () => {
       { clientID: 601, clock: 3, state: { n: 3 } },
     ]
     expect(entriesFor(sender, 601)).toEqual(expected)
-    await waitFor(() => entriesFor(other, 601).length === 3, 5_000, 'the relays to the other connection')
+    await waitFor('the relays to the other connection', () => entriesFor(other, 601).length === 3)
     expect(entriesFor(other, 601)).toEqual(expected)
   })
 
@@ -43,7 +43,7 @@ describe('awareness', () => {
     const intruder = await connectWithHeartbeat(`${server.url}/owned`, teardown)
     const observer = await RawClient.connect(`${server.url}/owned`, teardown)
     owner.send(awarenessMessage({ clientID: 1001, clock: 1, state: { name: 'owner' } }))
-    await waitFor(() => entriesFor(observer, 1001).length === 1, 5_000, 'the owner state')
+    await waitFor('the owner state', () => entriesFor(observer, 1001).length === 1)
 
     intruder.send(awarenessMessage({ clientID: 1001, clock: 5, state: { name: 'intruder' } }))
     intruder.send(awarenessMessage({ clientID: 1001, clock: 6, state: null }))
@@ -55,12 +55,12 @@ describe('awareness', () => {
       ),
     )
     await roundTrip(intruder)
-    await waitFor(() => entriesFor(observer, 2002).length === 1, 5_000, "the intruder's own state")
+    await waitFor("the intruder's own state", () => entriesFor(observer, 2002).length === 1)
     expect(entriesFor(observer, 1001)).toEqual([{ clientID: 1001, clock: 1, state: { name: 'owner' } }])
     expect(entriesFor(owner, 1001)).toEqual([{ clientID: 1001, clock: 1, state: { name: 'owner' } }])
 
     observer.send(encodeQueryAwareness())
-    await waitFor(() => observer.messagesOf('awareness').length >= 3, 5_000, 'the query answer')
+    await waitFor('the query answer', () => observer.messagesOf('awareness').length >= 3)
     expect(observer.messagesOf('awareness').at(-1)?.entries).toEqual([
       { clientID: 1001, clock: 1, state: { name: 'owner' } },
       { clientID: 2002, clock: 1, state: { name: 'intruder' } },
@@ -72,7 +72,7 @@ describe('awareness', () => {
     const oldConnection = await RawClient.connect(`${server.url}/handover`, teardown)
     const observer = await RawClient.connect(`${server.url}/handover`, teardown)
     oldConnection.send(awarenessMessage({ clientID: 3, clock: 4, state: { cursor: 1 } }))
-    await waitFor(() => entriesFor(observer, 3).length === 1, 5_000, 'the first state')
+    await waitFor('the first state', () => entriesFor(observer, 3).length === 1)
 
     const reconnected = await connectWithHeartbeat(`${server.url}/handover`, teardown)
     reconnected.send(awarenessMessage({ clientID: 3, clock: 5, state: { cursor: 2 } }))
@@ -81,14 +81,14 @@ describe('awareness', () => {
     expect(entriesFor(observer, 3)).toHaveLength(1)
 
     oldConnection.ws.terminate()
-    await waitFor(() => entriesFor(observer, 3).length === 2, 5_000, 'the handover')
+    await waitFor('the handover', () => entriesFor(observer, 3).length === 2)
     expect(entriesFor(observer, 3)[1]).toEqual({ clientID: 3, clock: 5, state: { cursor: 2 } })
 
     // The reconnected connection owns it now: its updates are relayed, and its close removes the state.
     reconnected.send(awarenessMessage({ clientID: 3, clock: 6, state: { cursor: 3 } }))
-    await waitFor(() => entriesFor(observer, 3).length === 3, 5_000, 'the new owner update')
+    await waitFor('the new owner update', () => entriesFor(observer, 3).length === 3)
     reconnected.ws.close()
-    await waitFor(() => entriesFor(observer, 3).length === 4, 5_000, 'the removal')
+    await waitFor('the removal', () => entriesFor(observer, 3).length === 4)
     expect(entriesFor(observer, 3)[3]).toEqual({ clientID: 3, clock: 6, state: null })
   })
 
@@ -99,9 +99,9 @@ describe('awareness', () => {
     leaver.send(
       awarenessMessage({ clientID: 701, clock: 3, state: { tab: 1 } }, { clientID: 702, clock: 9, state: { tab: 2 } }),
     )
-    await waitFor(() => awarenessEntries(observer).length === 2, 5_000, 'the states')
+    await waitFor('the states', () => awarenessEntries(observer).length === 2)
     leaver.ws.terminate()
-    await waitFor(() => awarenessEntries(observer).length === 4, 5_000, 'the removals')
+    await waitFor('the removals', () => awarenessEntries(observer).length === 4)
     expect(awarenessEntries(observer).slice(2)).toEqual([
       { clientID: 701, clock: 3, state: null },
       { clientID: 702, clock: 9, state: null },
@@ -111,7 +111,7 @@ describe('awareness', () => {
     returning.send(awarenessMessage({ clientID: 701, clock: 3, state: { tab: 'stale' } }))
     returning.send(awarenessMessage({ clientID: 701, clock: 4, state: { tab: 'back' } }))
     await roundTrip(returning)
-    await waitFor(() => awarenessEntries(observer).length === 5, 5_000, 'the return')
+    await waitFor('the return', () => awarenessEntries(observer).length === 5)
     expect(awarenessEntries(observer).at(-1)).toEqual({ clientID: 701, clock: 4, state: { tab: 'back' } })
   })
 
@@ -123,11 +123,11 @@ describe('awareness', () => {
     b.send(awarenessMessage({ clientID: 22, clock: 1, state: { name: 'b' } }))
     b.send(awarenessMessage({ clientID: 33, clock: 1, state: { name: 'gone' } }))
     b.send(awarenessMessage({ clientID: 33, clock: 1, state: null }))
-    await waitFor(() => awarenessEntries(a).length === 4, 5_000, 'all relays')
+    await waitFor('all relays', () => awarenessEntries(a).length === 4)
     const asker = await RawClient.connect(`${server.url}/query`, teardown)
-    await waitFor(() => asker.messagesOf('awareness').length === 1, 5_000, 'the greeting')
+    await waitFor('the greeting', () => asker.messagesOf('awareness').length === 1)
     asker.send(encodeQueryAwareness())
-    await waitFor(() => asker.messagesOf('awareness').length === 2, 5_000, 'the query answer')
+    await waitFor('the query answer', () => asker.messagesOf('awareness').length === 2)
     const answer = asker.messagesOf('awareness')[1]!.entries
     expect(answer).toEqual([
       { clientID: 11, clock: 1, state: { name: 'a' } },
@@ -145,12 +145,12 @@ describe('liveness', () => {
     const dead = await RawClient.connect(`${server.url}/liveness`, teardown, { autoPong: false })
     const alive = await RawClient.connect(`${server.url}/liveness`, teardown)
     dead.send(awarenessMessage({ clientID: 3003, clock: 1, state: { name: 'ghost' } }))
-    await waitFor(() => entriesFor(alive, 3003).length === 1, 5_000, 'the ghost to appear')
+    await waitFor('the ghost to appear', () => entriesFor(alive, 3003).length === 1)
     const started = Date.now()
 
     // 1006: the server dropped the TCP connection without a close frame.
     expect(await dead.waitForClose(3_000)).toBe(1006)
-    await waitFor(() => entriesFor(alive, 3003).length === 2, 3_000, 'the ghost to disappear')
+    await waitFor('the ghost to disappear', () => entriesFor(alive, 3003).length === 2, 3_000)
     expect(entriesFor(alive, 3003)[1]).toEqual({ clientID: 3003, clock: 1, state: null })
     expect(Date.now() - started).toBeLessThan(400 + 2 * 100 + 500)
     // The live client answers pings by itself and stays, well past the timeout.

@@ -32,7 +32,7 @@ async function largeDocument(url: string, name: string, bytes: number): Promise<
   let text = ''
   while (text.length < bytes) text += Math.random().toString(36).slice(2)
   writer.text.insert(0, text)
-  await waitFor(() => writer.provider.synced && writer.provider.ws?.bufferedAmount === 0, 5_000, 'the upload')
+  await waitFor('the upload', () => writer.provider.synced && writer.provider.ws?.bufferedAmount === 0)
 }
 
 describe('[LM6] a connection that does not read', () => {
@@ -44,7 +44,7 @@ describe('[LM6] a connection that does not read', () => {
     )
     await largeDocument(server.url, 'big', 512 * 1024)
     const reader = await RawClient.connect(`${server.url}/big`, teardown)
-    await waitFor(() => reader.messagesOf('sync-step-1').length === 1, 5_000, 'the greeting')
+    await waitFor('the greeting', () => reader.messagesOf('sync-step-1').length === 1)
     reader.ws.pause()
     const before = counting.answers()
     const request = encodeSyncStep1(Y.encodeStateVector(new Y.Doc()))
@@ -53,7 +53,7 @@ describe('[LM6] a connection that does not read', () => {
     // About 1 MiB queued is two or three answers of 512 kB (plus what the kernel's socket buffers took), not 200.
     expect(counting.answers() - before).toBeLessThan(20)
     reader.ws.resume()
-    await waitFor(() => reader.messagesOf('sync-step-2').length === 200, 10_000, 'every answer once it reads')
+    await waitFor('every answer once it reads', () => reader.messagesOf('sync-step-2').length === 200, 10_000)
     expect(reader.isOpen).toBe(true)
   })
 
@@ -70,13 +70,13 @@ describe('[LM6] a connection that does not read', () => {
     )
     await largeDocument(server.url, 'stalled', 512 * 1024)
     const reader = await RawClient.connect(`${server.url}/stalled`, teardown)
-    await waitFor(() => reader.messagesOf('sync-step-1').length === 1, 5_000, 'the greeting')
+    await waitFor('the greeting', () => reader.messagesOf('sync-step-1').length === 1)
     reader.ws.pause()
     const request = encodeSyncStep1(Y.encodeStateVector(new Y.Doc()))
     for (let i = 0; i < 50; i++) reader.send(request)
-    await waitFor(() => server.sync.connectionCount === 1, 5_000, 'the server to drop the connection')
+    await waitFor('the server to drop the connection', () => server.sync.connectionCount === 1)
     // Dropped without a closing handshake: it could not read one.
-    await waitFor(() => counting.closes.length > 0, 5_000, 'the close')
+    await waitFor('the close', () => counting.closes.length > 0)
     expect(counting.closes).toEqual([1006])
   })
 })

@@ -114,9 +114,9 @@ async function bystanders(server: TestServer, docName: string): Promise<Bystande
 /** The bystanders are still connected and still sync with each other. */
 async function expectStillSyncing({ alice, bob, closes }: Bystanders, marker: string): Promise<void> {
   alice.text.insert(alice.text.length, marker)
-  await waitFor(() => bob.text.toString().endsWith(marker), 5_000, `bob to receive ${marker}`)
+  await waitFor(`bob to receive ${marker}`, () => bob.text.toString().endsWith(marker))
   bob.text.insert(0, `${marker}<`)
-  await waitFor(() => alice.text.toString().startsWith(`${marker}<`), 5_000, `alice to receive ${marker}<`)
+  await waitFor(`alice to receive ${marker}<`, () => alice.text.toString().startsWith(`${marker}<`))
   expect(closes).toEqual([])
   expect(alice.provider.wsconnected && bob.provider.wsconnected).toBe(true)
 }
@@ -128,7 +128,7 @@ describe('bad input closes only the sender', () => {
       const server = await startTestServer({ store: new MemoryDocStore(), logger, maxMessageBytes }, teardown)
       const others = await bystanders(server, 'shared')
       others.alice.text.insert(0, 'before')
-      await waitFor(() => roomText(server, 'shared') === 'before', 5_000, 'the first edit')
+      await waitFor('the first edit', () => roomText(server, 'shared') === 'before')
       const stateVector = Y.encodeStateVector(server.sync.getRoom('shared')!.doc)
 
       const sender = await RawClient.connect(`${server.url}/shared`, teardown)
@@ -154,7 +154,7 @@ describe('bad input closes only the sender', () => {
     sender.send(encodeSyncUpdate(new UpdateSource(teardown).type('valid first')))
     sender.send(new Uint8Array([0, 3]))
     expect(await sender.waitForClose()).toBe(CloseCode.BadMessage)
-    await waitFor(() => others.bob.text.toString() === 'valid first', 5_000, 'the valid update to be relayed')
+    await waitFor('the valid update to be relayed', () => others.bob.text.toString() === 'valid first')
     await expectStillSyncing(others, 'after mixed')
   })
 
@@ -175,7 +175,7 @@ describe('bad input closes only the sender', () => {
     const message = encodeSyncUpdate(new UpdateSource(teardown).type(content))
     expect(message.length).toBeLessThanOrEqual(maxMessageBytes)
     sender.send(message)
-    await waitFor(() => roomText(server, 'almost') === content, 5_000, 'the update to be applied')
+    await waitFor('the update to be applied', () => roomText(server, 'almost') === content)
     expect(sender.isOpen).toBe(true)
   })
 })
@@ -206,7 +206,7 @@ describe('[DN1] invalid document names', () => {
     const client = stockClient(server.url, '..%2Fescape', teardown)
     const closed: number[] = []
     client.provider.on('closed', (event) => closed.push(event.code))
-    await waitFor(() => closed.length > 0, 5_000, 'the provider to give up')
+    await waitFor('the provider to give up', () => closed.length > 0)
     expect(closed).toEqual([CloseCode.UnknownDocument])
     expect(client.provider.shouldConnect).toBe(false)
   })

@@ -1,3 +1,4 @@
+import { createRandom } from '@collab/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   openLevelStore,
@@ -13,18 +14,6 @@ import {
 
 const teardown = new Teardown()
 afterEach(() => teardown.run())
-
-/** mulberry32: a tiny seedable PRNG, so a failing run can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const alphabet = 'abcdefghijklmnopqrstuvwxyz \n😀é'
 
@@ -55,7 +44,7 @@ const seeds = [0x5eed_0001, 0xc0ffee, 20_240_611]
 describe('seeded random convergence through the server', () => {
   for (const seed of seeds) {
     it(`[SY2] [SY3] four clients editing online and offline converge and persist (seed ${seed})`, async () => {
-      const random = mulberry32(seed)
+      const random = createRandom(seed)
       const docName = `random-${seed}`
       const dataDir = tempDir(teardown)
       const store = await openLevelStore(dataDir, teardown)
@@ -90,9 +79,9 @@ describe('seeded random convergence through the server', () => {
       const describeState = () =>
         `seed ${seed}: clients ${JSON.stringify(texts().map((t) => t.length))}, server ${roomText(server, docName)?.length}`
       await waitFor(
+        () => `convergence (${describeState()})`,
         () => clients.every((client) => client.provider.synced && client.text.toString() === roomText(server, docName)),
         10_000,
-        () => `convergence (${describeState()})`,
       )
       const final = roomText(server, docName)
       expect(texts(), `seed ${seed}`).toEqual(clients.map(() => final))

@@ -28,10 +28,10 @@ describe('document API of the engine', () => {
     const client = stockClient(server.url, 'doc', teardown)
     await synced(client)
     client.text.insert(0, 'live text')
-    await waitFor(() => roomText(server, 'doc') === 'live text')
+    await waitFor('the live text in the room', () => roomText(server, 'doc') === 'live text')
     expect(textOfUpdates((await server.sync.getDocument('doc'))!)).toBe('live text')
     client.destroy()
-    await waitFor(() => server.sync.roomCount === 0)
+    await waitFor('the room to unload', () => server.sync.roomCount === 0)
     expect(textOfUpdates((await server.sync.getDocument('doc'))!)).toBe('live text')
     await expect(server.sync.getDocument('../x')).rejects.toThrow(RangeError)
   })
@@ -44,14 +44,14 @@ describe('document API of the engine', () => {
     await synced(client)
     await server.sync.applyUpdate('api', new UpdateSource(teardown).type('from the API'))
     expect((await store.load('api')).length).toBeGreaterThan(0)
-    await waitFor(() => client.text.toString() === 'from the API')
+    await waitFor('the client to receive the API write', () => client.text.toString() === 'from the API')
   })
 
   it('applyUpdate loads a document nobody has open, then unloads it after the grace period', async () => {
     const store = new MemoryDocStore()
     const server = await startTestServer({ store, roomGraceMs: 20 }, teardown)
     await server.sync.applyUpdate('cold', new UpdateSource(teardown).type('written while nobody watched'))
-    await waitFor(() => server.sync.roomCount === 0)
+    await waitFor('the room to unload', () => server.sync.roomCount === 0)
     expect(textOfUpdates(...(await store.load('cold')))).toBe('written while nobody watched')
   })
 
@@ -100,7 +100,7 @@ describe('document API of the engine', () => {
       refusal: { kind: 'invalid' },
     })
     // The room loaded to find the dependency missing goes after its grace period, and nothing was stored.
-    await waitFor(() => server.sync.roomCount === 0, 5_000, 'the room to unload')
+    await waitFor('the room to unload', () => server.sync.roomCount === 0)
     expect(await server.sync.getDocument('orphan')).toBeNull()
   })
 
@@ -111,7 +111,7 @@ describe('document API of the engine', () => {
     const holder = stockClient(server.url, 'doomed', teardown)
     await synced(holder)
     holder.text.insert(0, 'content that was deleted')
-    await waitFor(() => roomText(server, 'doomed') === 'content that was deleted', 5_000, 'the text')
+    await waitFor('the text', () => roomText(server, 'doomed') === 'content that was deleted')
     const closes: Array<{ code: number; reason: string }> = []
     holder.provider.on('connection-close', (event) =>
       closes.push({ code: event?.code ?? -1, reason: event?.reason ?? '' }),
@@ -120,7 +120,7 @@ describe('document API of the engine', () => {
     holder.provider.disconnect()
     expect(await server.sync.deleteDocument('doomed')).toBe(true)
     holder.provider.connect()
-    await waitFor(() => closes.some((close) => close.reason === 'deleted'), 5_000, 'the reconnect to be refused')
+    await waitFor('the reconnect to be refused', () => closes.some((close) => close.reason === 'deleted'))
     expect(closes.find((close) => close.reason === 'deleted')?.code).toBe(CloseCode.UnknownDocument)
     holder.destroy()
     expect(await server.sync.getDocument('doomed')).toBeNull()
@@ -132,7 +132,7 @@ describe('document API of the engine', () => {
     await synced(fresh)
     expect(fresh.text.toString()).toBe('')
     fresh.text.insert(0, 'a new beginning')
-    await waitFor(() => roomText(server, 'doomed') === 'a new beginning', 5_000, 'the new text')
+    await waitFor('the new text', () => roomText(server, 'doomed') === 'a new beginning')
   })
 
   it('[DL1] a join racing a delete never brings the content back', async () => {
@@ -143,7 +143,7 @@ describe('document API of the engine', () => {
       const writer = stockClient(server.url, name, teardown)
       await synced(writer)
       writer.text.insert(0, `trial ${trial}`)
-      await waitFor(() => roomText(server, name) === `trial ${trial}`, 5_000, 'the text')
+      await waitFor('the text', () => roomText(server, name) === `trial ${trial}`)
       // A second copy of the document joins at the moment of the delete.
       const joiner = stockClient(server.url, name, teardown, { connect: false })
       Y.applyUpdate(joiner.doc, Y.encodeStateAsUpdate(writer.doc))
@@ -177,12 +177,12 @@ describe('observer', () => {
     await synced(a)
     await synced(b)
     a.text.insert(0, 'x')
-    await waitFor(() => b.text.toString() === 'x')
+    await waitFor('b to receive the edit', () => b.text.toString() === 'x')
     const bad = await RawClient.connect(`${server.url}/..`, teardown)
     await bad.waitForClose()
     a.destroy()
     b.destroy()
-    await waitFor(() => (counts.get('unloaded') ?? 0) === 1)
+    await waitFor('the unload event', () => (counts.get('unloaded') ?? 0) === 1)
     expect(counts.get('opened:write')).toBe(2)
     expect(counts.get('in:sync-update')).toBeGreaterThanOrEqual(1)
     expect(counts.get('out:sync-update')).toBeGreaterThanOrEqual(1)
@@ -190,6 +190,6 @@ describe('observer', () => {
     expect(counts.get('loaded:true')).toBe(1)
     expect(counts.get('refused:name:4404')).toBe(1)
     expect(counts.get('compacted')).toBe(1)
-    await waitFor(() => (counts.get('closed:1000') ?? 0) + (counts.get('closed:1005') ?? 0) >= 2)
+    await waitFor('both close events', () => (counts.get('closed:1000') ?? 0) + (counts.get('closed:1005') ?? 0) >= 2)
   })
 })

@@ -23,7 +23,7 @@ describe('[HK1] hooks cannot take the server down', () => {
     const b = stockClient(server.url, 'observed', teardown)
     await Promise.all([synced(a), synced(b)])
     a.text.insert(0, 'still working')
-    await waitFor(() => b.text.toString() === 'still working', 5_000, 'the edit to reach b')
+    await waitFor('the edit to reach b', () => b.text.toString() === 'still working')
     expect(server.sync.failureCount).toBeGreaterThan(0)
     expect(failed).toContain('observer.messageReceived')
     expect(failed).toContain('observer.connectionOpened')
@@ -73,7 +73,7 @@ describe('[HK1] hooks cannot take the server down', () => {
     const a = stockClient(server.url, 'relayed', teardown)
     await synced(a)
     a.text.insert(0, 'local')
-    await waitFor(() => roomText(server, 'relayed') === 'local', 5_000, 'the edit')
+    await waitFor('the edit', () => roomText(server, 'relayed') === 'local')
     expect(server.sync.failureCount).toBeGreaterThan(0)
   })
 

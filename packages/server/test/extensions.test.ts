@@ -38,7 +38,7 @@ describe('extensions', () => {
     const server = await startTestServer({ store: new MemoryDocStore() }, teardown)
     const client = await RawClient.connect(`${server.url}/hello`, teardown)
     client.send(encodeHello([Capability.Heartbeat, 'some-future-capability']))
-    await waitFor(() => client.messagesOf('hello').length === 1, 5_000, 'hello')
+    await waitFor('hello', () => client.messagesOf('hello').length === 1)
     expect(client.messagesOf('hello')[0]!.capabilities.sort()).toEqual([Capability.Heartbeat, Capability.SaveAck])
     for (let i = 0; i < 3; i++) await roundTrip(client)
     expect(client.messagesOf('pong')).toHaveLength(3)
@@ -70,9 +70,8 @@ describe('extensions', () => {
       if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 20))
     }
     await waitFor(
-      () => client.messagesOf('saved').at(-1)?.count === sent,
-      5_000,
       () => `saved ${sent}`,
+      () => client.messagesOf('saved').at(-1)?.count === sent,
     )
 
     const counts = client.messagesOf('saved').map((message) => message.count)
@@ -84,7 +83,7 @@ describe('extensions', () => {
     // A duplicate changes nothing and is acknowledged once what it duplicated is stored.
     client.send(encodeSyncUpdate(source.type('!')))
     client.send(encodeSyncUpdate(Y.encodeStateAsUpdate(source.doc)))
-    await waitFor(() => client.messagesOf('saved').at(-1)?.count === sent + 2, 5_000, 'the duplicate ack')
+    await waitFor('the duplicate ack', () => client.messagesOf('saved').at(-1)?.count === sent + 2)
   })
 
   it('[SA1] acknowledgements are coalesced: one per storage write', async () => {
@@ -97,9 +96,8 @@ describe('extensions', () => {
     const sent = 40
     for (let i = 0; i < sent; i++) client.send(encodeSyncUpdate(source.type(`${i} `)))
     await waitFor(
-      () => client.messagesOf('saved').at(-1)?.count === sent,
-      5_000,
       () => `saved ${sent}`,
+      () => client.messagesOf('saved').at(-1)?.count === sent,
     )
     expect(client.messagesOf('saved').length).toBeLessThan(sent / 2)
     expect(textOfUpdates(...(await store.load('coalesced')))).toBe(source.text.toString())
@@ -127,9 +125,9 @@ describe('extensions', () => {
     await roundTrip(extended)
     stock.text.insert(0, 'stock ')
     stock.provider.awareness.setLocalStateField('user', { name: 'stock' })
-    await waitFor(() => extended.messagesOf('saved').at(-1)?.count === 5, 5_000, 'acks for the extension client')
-    await waitFor(() => roomText(server, 'mixed')?.startsWith('stock ') === true, 5_000, 'the stock edit')
-    await waitFor(() => stock.text.toString() === roomText(server, 'mixed'), 5_000, 'the stock client to catch up')
+    await waitFor('acks for the extension client', () => extended.messagesOf('saved').at(-1)?.count === 5)
+    await waitFor('the stock edit', () => roomText(server, 'mixed')?.startsWith('stock ') === true)
+    await waitFor('the stock client to catch up', () => stock.text.toString() === roomText(server, 'mixed'))
     // Several server ping intervals passed: WebSocket ping frames are not messages and are fine.
     await new Promise((resolve) => setTimeout(resolve, 150))
 

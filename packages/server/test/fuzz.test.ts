@@ -78,14 +78,8 @@ const docName = 'fuzz'
 const teardown = new Teardown()
 afterEach(() => teardown.run())
 
-/** Polls every millisecond: cases are many and short. */
-async function until(condition: () => boolean, what: () => string, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
-}
+/** Cases are many and short: their waits poll every millisecond, for at most this long. */
+const caseTimeoutMs = 3_000
 
 function encodeWith(write: (encoder: encoding.Encoder) => void): Uint8Array {
   const encoder = encoding.createEncoder()
@@ -585,10 +579,7 @@ describe('[PR1] [PR2] [LM2] [LM4] [CN3] [AW2] [SY4] the server under fuzzing', (
       await synced(bystander)
       bystander.text.insert(0, 'The bystander wrote this before the fuzzing began.')
       const room = server.sync.getRoom(docName)!
-      await until(
-        () => room.doc.getText('codemirror').length > 0,
-        () => 'the first text',
-      )
+      await waitFor('the first text', () => room.doc.getText('codemirror').length > 0, caseTimeoutMs, 1)
       const world: World = { model: cloneDoc(room.doc), bystanderId: bystander.doc.clientID, changed: false }
       teardown.defer(() => world.model.destroy())
       const outcomes = new Map<string, number>()
@@ -603,10 +594,12 @@ describe('[PR1] [PR2] [LM2] [LM4] [CN3] [AW2] [SY4] the server under fuzzing', (
           try {
             for (const frame of frames) client.send(frame)
             client.send(encodePing())
-            await until(
+            await waitFor(
               // A connection the server wrongly leaves open answers the closing ping, so this never waits in vain.
-              () => client.closeEvent !== null || client.messagesOf('pong').length >= pongs,
               () => `the server to answer or close (expected ${JSON.stringify(outcome)})`,
+              () => client.closeEvent !== null || client.messagesOf('pong').length >= pongs,
+              caseTimeoutMs,
+              1,
             )
             const closed = client.closeEvent?.code ?? null
             expect(closed).toBe(outcome.closes)
@@ -614,9 +607,11 @@ describe('[PR1] [PR2] [LM2] [LM4] [CN3] [AW2] [SY4] the server under fuzzing', (
           } finally {
             client.ws.terminate()
           }
-          await until(
-            () => server.sync.connectionCount === 1,
+          await waitFor(
             () => `the server to forget the case's connection (${server.sync.connectionCount} open)`,
+            () => server.sync.connectionCount === 1,
+            caseTimeoutMs,
+            1,
           )
           if (world.changed) {
             // What the room holds is what it stores and what a new client gets: its own encoding reads the same.
@@ -628,9 +623,11 @@ describe('[PR1] [PR2] [LM2] [LM4] [CN3] [AW2] [SY4] the server under fuzzing', (
           }
           expect(describeDoc(room.doc), 'the room document').toEqual(describeDoc(world.model))
           const text = world.model.getText('codemirror').toString()
-          await until(
+          await waitFor(
+            'the bystander to have the same text as the room',
             () => bystander.text.toString() === text,
-            () => 'the bystander to have the same text as the room',
+            caseTimeoutMs,
+            1,
           )
           expect(bystanderCloses).toEqual([])
         }),
@@ -643,10 +640,7 @@ describe('[PR1] [PR2] [LM2] [LM4] [CN3] [AW2] [SY4] the server under fuzzing', (
 
       // The bystander's presence survived every spoofing attempt, and everyone else's left with them.
       const observer = await RawClient.connect(`${server.url}/${docName}`, teardown)
-      await until(
-        () => observer.messagesOf('awareness').length > 0,
-        () => 'the awareness greeting',
-      )
+      await waitFor('the awareness greeting', () => observer.messagesOf('awareness').length > 0, caseTimeoutMs, 1)
       expect(entriesFor(observer, world.bystanderId).at(-1)?.state).toEqual({ user: 'bystander' })
       expect(observer.messagesOf('awareness')[0]!.entries.map((entry) => entry.clientID)).toEqual([world.bystanderId])
       expect([...bystander.provider.awareness.getStates().keys()]).toEqual([world.bystanderId])
@@ -702,7 +696,7 @@ describe('[PR1] [PR2] [LM2] [LM4] [CN3] [AW2] [SY4] the server under fuzzing', (
     expect(describeDoc(reread)).toEqual(describeDoc(room.doc))
     const later = stockClient(server.url, 'reused', teardown)
     await synced(later)
-    await waitFor(() => bystander.doc.getMap('meta').size > 0, 5_000, 'the bystander to receive the edits')
+    await waitFor('the bystander to receive the edits', () => bystander.doc.getMap('meta').size > 0)
     expect(later.doc.getMap('meta').toJSON()).toEqual(bystander.doc.getMap('meta').toJSON())
     expect(later.text.toString()).toBe(bystander.text.toString())
     const stored = new Y.Doc()
@@ -718,7 +712,7 @@ describe('[PR1] [PR2] [LM2] [LM4] [CN3] [AW2] [SY4] the server under fuzzing', (
     const bystander = stockClient(server.url, 'empty-range', teardown)
     await synced(bystander)
     bystander.text.insert(0, 'before')
-    await waitFor(() => roomText(server, 'empty-range') === 'before', 5_000, 'the first edit')
+    await waitFor('the first edit', () => roomText(server, 'empty-range') === 'before')
 
     // New text from client 7, then a delete set whose one range (client 99, clock 5) is empty. Yjs reads such a
     // range, integrates the text, and only then fails on the range, because it targets nothing it has yet.

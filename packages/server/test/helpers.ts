@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, request, type Server } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import { request } from 'node:http'
+import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -15,29 +15,14 @@ import {
   MessageType,
 } from '@collab/protocol'
 import { LevelDocStore } from '@collab/storage'
-import { Teardown } from '@collab/test-support'
+import { type LoopbackServer, listenOnLoopback, type Teardown, waitFor } from '@collab/test-support'
 import { type Logger, pino } from 'pino'
 import { type ClientOptions, WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { createSyncServer, type SyncServer, type SyncServerOptions } from '../src/index.js'
 
-export { Teardown }
-
-/** Polls `condition` every few milliseconds until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 5_000,
-  what: string | (() => string) = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+export { Teardown, waitFor } from '@collab/test-support'
 
 /** A fresh temporary directory, removed by `teardown`. */
 export function tempDir(teardown: Teardown): string {
@@ -54,43 +39,15 @@ export async function openLevelStore(path: string, teardown: Teardown): Promise<
 }
 
 /** A sync server on an HTTP server listening on a free loopback port. */
-export interface TestServer {
-  /** `ws://127.0.0.1:<port>`, the base URL of every document. */
-  url: string
-  sync: SyncServer
-  /** The HTTP server the sync server is attached to, for tests that watch upgrades or raw sockets. */
-  http: Server
-  /** Closes the sync server (clients get 1001) and the HTTP server. Idempotent. */
-  close(): Promise<void>
-}
+export type TestServer = LoopbackServer<SyncServer>
 
 /** Test defaults: short enough that timers never make a test slow, long enough not to fire by accident. */
 const testTimings = { pingIntervalMs: 1_000, connectionTimeoutMs: 5_000, roomGraceMs: 100 }
 
 /** Starts a sync server on a free port, or on `port` (a restart that clients should find at the same URL). */
-export async function startTestServer(options: SyncServerOptions, teardown: Teardown, port = 0): Promise<TestServer> {
-  const http = createServer()
+export function startTestServer(options: SyncServerOptions, teardown: Teardown, port = 0): Promise<TestServer> {
   const sync = createSyncServer({ logger: pino({ level: 'silent' }), ...testTimings, ...options })
-  sync.attach(http)
-  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve))
-  const address = http.address() as AddressInfo
-  let closing: Promise<void> | null = null
-  const server: TestServer = {
-    url: `ws://127.0.0.1:${address.port}`,
-    sync,
-    http,
-    close() {
-      closing ??= (async () => {
-        const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
-        await sync.close()
-        http.closeAllConnections()
-        await httpClosed
-      })()
-      return closing
-    },
-  }
-  teardown.defer(() => server.close())
-  return server
+  return listenOnLoopback(sync, { port, teardown })
 }
 
 /** A logger that keeps every line it writes, for tests that check what the server logs. */
@@ -160,8 +117,8 @@ export function stockClient(
 }
 
 /** Resolves once the provider has finished its initial sync with the server. */
-export function synced(client: StockClient, timeoutMs = 5_000): Promise<void> {
-  return waitFor(() => client.provider.synced, timeoutMs, `${client.provider.url} to sync`)
+export async function synced(client: StockClient, timeoutMs = 5_000): Promise<void> {
+  await waitFor(`${client.provider.url} to sync`, () => client.provider.synced, timeoutMs)
 }
 
 /** The `ws` socket under a stock provider, for tests that need to kill it abruptly. */
@@ -228,7 +185,7 @@ export class RawClient {
 
   /** Resolves with the close code once the server closed the connection. */
   async waitForClose(timeoutMs = 5_000): Promise<number> {
-    await waitFor(() => this.closeEvent !== null, timeoutMs, 'the connection to close')
+    await waitFor('the connection to close', () => this.closeEvent !== null, timeoutMs)
     return this.closeEvent?.code ?? -1
   }
 
@@ -284,7 +241,7 @@ export async function roundTrip(client: RawClient): Promise<void> {
   client.send(encodePing())
   // Every ping sent so far answered: the server handles a connection's messages in order, so everything sent
   // before this ping has been handled too.
-  await waitFor(() => client.messagesOf('pong').length >= client.pingsSent, 5_000, 'pong')
+  await waitFor('pong', () => client.messagesOf('pong').length >= client.pingsSent)
 }
 
 /** A raw client that announced the heartbeat extension, so it may ping ([EX1], [HB1]). */

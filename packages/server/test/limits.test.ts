@@ -42,9 +42,8 @@ async function expectUnaffected(server: TestServer, client: StockClient & { clos
   client.text.insert(client.text.length, marker)
   await waitFor(
     // Anywhere in the text: concurrent inserts at the same place are ordered by client ID.
-    () => roomText(server, docName)?.includes(marker) ?? false,
-    5_000,
     () => `the bystander edit (connections it lost, by close code: ${client.closes.join(', ') || 'none'})`,
+    () => roomText(server, docName)?.includes(marker) ?? false,
   )
   expect(client.closes).toEqual([])
   expect(client.provider.wsconnected).toBe(true)
@@ -74,10 +73,10 @@ describe('[OR1] origin allowlist', () => {
     expect(lines.filter((line) => line.msg === 'upgrade refused: origin not allowed')).toHaveLength(6)
 
     const allowed = await RawClient.connect(`${server.url}/doc`, teardown, { origin: 'https://app.example' })
-    await waitFor(() => allowed.messagesOf('sync-step-1').length === 1, 5_000, 'the allowed origin to be greeted')
+    await waitFor('the allowed origin to be greeted', () => allowed.messagesOf('sync-step-1').length === 1)
     // Non-browser clients send no Origin header at all.
     const noOrigin = await RawClient.connect(`${server.url}/doc`, teardown)
-    await waitFor(() => noOrigin.messagesOf('sync-step-1').length === 1, 5_000, 'the origin-less client to be greeted')
+    await waitFor('the origin-less client to be greeted', () => noOrigin.messagesOf('sync-step-1').length === 1)
   })
 
   it("[OR1] without an allowlist only the server's own origin and loopback origins may connect", async () => {
@@ -114,7 +113,7 @@ describe('[LM2] message and byte rates slow a connection down', () => {
     const server = await startTestServer({ store, limits: { messagesPerSecond: 200, messageBurst: 100 } }, teardown)
     const alice = await bystander(server, 'flooded')
     alice.text.insert(0, 'alice ')
-    await waitFor(() => roomText(server, 'flooded') === 'alice ', 5_000, "alice's edit")
+    await waitFor("alice's edit", () => roomText(server, 'flooded') === 'alice ')
 
     const flooder = await RawClient.connect(`${server.url}/flooded`, teardown)
     const source = new UpdateSource(teardown)
@@ -126,16 +125,15 @@ describe('[LM2] message and byte rates slow a connection down', () => {
       flooder.send(encodeSyncUpdate(source.type(char)))
     }
     // The first ones (the burst) land at once; all of them only at the budget's pace.
-    await waitFor(() => (roomText(server, 'flooded')?.length ?? 0) > 'alice '.length, 5_000, 'the first updates')
+    await waitFor('the first updates', () => (roomText(server, 'flooded')?.length ?? 0) > 'alice '.length)
     await expectUnaffected(server, alice, 'flooded')
-    await waitFor(() => roomText(server, 'flooded')?.includes(typed) ?? false, 10_000, 'every update')
+    await waitFor('every update', () => roomText(server, 'flooded')?.includes(typed) ?? false, 10_000)
     // 400 messages beyond the burst at 200 a second take two seconds (the ping of expectUnaffected is one more).
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_900)
     expect(flooder.isOpen).toBe(true)
     await waitFor(
-      async () => textOfUpdates(...(await store.load('flooded'))) === roomText(server, 'flooded'),
-      5_000,
       'the store to match the room',
+      async () => textOfUpdates(...(await store.load('flooded'))) === roomText(server, 'flooded'),
     )
   })
 
@@ -155,7 +153,7 @@ describe('[LM2] message and byte rates slow a connection down', () => {
       .split('')
       .map((digit) => digit.repeat(5_000))
       .join('')
-    await waitFor(() => roomText(server, 'bytes') === expected, 10_000, 'every update')
+    await waitFor('every update', () => roomText(server, 'bytes') === expected, 10_000)
     expect(Date.now() - started).toBeGreaterThanOrEqual(450)
     expect(flooder.isOpen).toBe(true)
     await expectUnaffected(server, alice, 'bytes')
@@ -184,7 +182,7 @@ describe('[LM2] message and byte rates slow a connection down', () => {
     // Exactly the burst. Every ping is answered, so 100 pongs means all 100 were handled.
     const started = Date.now()
     for (let i = 0; i < 100; i++) client.send(encodePing())
-    await waitFor(() => client.messagesOf('pong').length === 100, 5_000, '100 pongs')
+    await waitFor('100 pongs', () => client.messagesOf('pong').length === 100)
     expect(Date.now() - started).toBeLessThan(500)
     expect(client.isOpen).toBe(true)
   })
@@ -209,7 +207,7 @@ describe('[LM2] message and byte rates slow a connection down', () => {
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(receivedBytes()).toBeLessThan(25 * clientFrameBytes(20_000))
     decide({ ok: true, access: 'write' })
-    await waitFor(() => roomText(server, 'pending') === typed, 5_000, 'every update once admitted')
+    await waitFor('every update once admitted', () => roomText(server, 'pending') === typed)
     expect(flooder.isOpen).toBe(true)
   })
 
@@ -229,9 +227,8 @@ describe('[LM2] message and byte rates slow a connection down', () => {
     await Promise.all(attackers.map((attacker) => roundTrip(attacker)))
     expect(attackers.every((attacker) => attacker.isOpen)).toBe(true)
     await waitFor(
-      () => alice.provider.awareness.getStates().get(901)?.clock === 80 || alice.closes.length > 0,
-      5_000,
       'alice to see the last state',
+      () => alice.provider.awareness.getStates().get(901)?.clock === 80 || alice.closes.length > 0,
     )
     expect(alice.closes).toEqual([])
     await expectUnaffected(server, alice, 'echo')
@@ -255,7 +252,7 @@ describe('[LM3] awareness client IDs per connection', () => {
     // The IDs it already owns still update.
     many.send(awarenessMessage({ clientID: 2, clock: 2, state: { n: 'two' } }))
     await roundTrip(many)
-    await waitFor(() => entriesFor(observer, 2).length === 2, 5_000, 'the update of an owned ID')
+    await waitFor('the update of an owned ID', () => entriesFor(observer, 2).length === 2)
     const relayedIds = new Set(observer.messagesOf('awareness').flatMap((m) => m.entries.map((e) => e.clientID)))
     expect([...relayedIds].sort((a, b) => a - b)).toEqual([1, 2, 3, 4])
     expect(many.isOpen).toBe(true)
@@ -270,7 +267,7 @@ describe('[LM4] awareness message size', () => {
     const observer = await RawClient.connect(`${server.url}/big-presence`, teardown)
     const fits = await RawClient.connect(`${server.url}/big-presence`, teardown)
     fits.send(awarenessMessage({ clientID: 71, clock: 1, state: { blob: 'a'.repeat(60 * 1024) } }))
-    await waitFor(() => entriesFor(observer, 71).length === 1, 5_000, 'the large but allowed state')
+    await waitFor('the large but allowed state', () => entriesFor(observer, 71).length === 1)
 
     const tooBig = await RawClient.connect(`${server.url}/big-presence`, teardown)
     tooBig.send(awarenessMessage({ clientID: 72, clock: 1, state: { blob: 'b'.repeat(64 * 1024) } }))
@@ -297,9 +294,9 @@ describe('[LM5] connections per address', () => {
     expect(open.every((client) => client.isOpen)).toBe(true)
 
     open[0]!.ws.close()
-    await waitFor(() => server.sync.connectionCount === 2, 5_000, 'the server to forget the closed connection')
+    await waitFor('the server to forget the closed connection', () => server.sync.connectionCount === 2)
     const admitted = await RawClient.connect(`${server.url}/crowd`, teardown)
-    await waitFor(() => admitted.messagesOf('sync-step-1').length === 1, 5_000, 'the new connection to be greeted')
+    await waitFor('the new connection to be greeted', () => admitted.messagesOf('sync-step-1').length === 1)
     expect(admitted.isOpen).toBe(true)
   })
 
@@ -319,7 +316,10 @@ describe('[LM5] connections per address', () => {
     }
     const a = await RawClient.connect(`${server.url}/doc?token=good`, teardown)
     const b = await RawClient.connect(`${server.url}/doc?token=good`, teardown)
-    await waitFor(() => a.messagesOf('sync-step-1').length === 1 && b.messagesOf('sync-step-1').length === 1)
+    await waitFor(
+      'both greetings',
+      () => a.messagesOf('sync-step-1').length === 1 && b.messagesOf('sync-step-1').length === 1,
+    )
   })
 
   it('[LM5] [PX1] behind trusted proxies the address is the rightmost X-Forwarded-For entry not a proxy', async () => {
@@ -339,10 +339,8 @@ describe('[LM5] connections per address', () => {
     const otherClient = await RawClient.connect(`${server.url}/doc`, teardown, from('198.51.100.1'))
     // Without the header the proxy's own address counts.
     const direct = await RawClient.connect(`${server.url}/doc`, teardown)
-    await waitFor(
-      () => [first, second, otherClient, direct].every((client) => client.messagesOf('sync-step-1').length === 1),
-      5_000,
-      'the admitted connections to be greeted',
+    await waitFor('the admitted connections to be greeted', () =>
+      [first, second, otherClient, direct].every((client) => client.messagesOf('sync-step-1').length === 1),
     )
   })
 
@@ -356,7 +354,7 @@ describe('[LM5] connections per address', () => {
         RawClient.connect(`${server.url}/doc${i}`, teardown, { headers: { 'x-forwarded-for': address } }),
       ),
     )
-    await waitFor(() => clients.filter((client) => client.closeEvent !== null).length === 1, 5_000, 'one refusal')
+    await waitFor('one refusal', () => clients.filter((client) => client.closeEvent !== null).length === 1)
     expect(clients.find((client) => client.closeEvent !== null)?.closeEvent?.code).toBe(CloseCode.RateLimited)
   })
 })
@@ -368,14 +366,14 @@ describe('[AW2] awareness spoofing (beyond awareness.test.ts)', () => {
     const intruder = await RawClient.connect(`${server.url}/spoof`, teardown)
     const observer = await RawClient.connect(`${server.url}/spoof`, teardown)
     owner.send(awarenessMessage({ clientID: 500, clock: 1, state: { name: 'owner' } }))
-    await waitFor(() => entriesFor(observer, 500).length === 1, 5_000, 'the owner state')
+    await waitFor('the owner state', () => entriesFor(observer, 500).length === 1)
 
     // y-protocols itself would accept both: a removal at the same clock, and any newer clock.
     intruder.send(awarenessMessage({ clientID: 500, clock: 1, state: null }))
     intruder.send(awarenessMessage({ clientID: 500, clock: Number.MAX_SAFE_INTEGER, state: { name: 'owner' } }))
     await roundTrip(intruder)
     owner.send(awarenessMessage({ clientID: 500, clock: 2, state: { name: 'owner', cursor: 3 } }))
-    await waitFor(() => entriesFor(observer, 500).length === 2, 5_000, "the owner's next state")
+    await waitFor("the owner's next state", () => entriesFor(observer, 500).length === 2)
     expect(entriesFor(observer, 500)).toEqual([
       { clientID: 500, clock: 1, state: { name: 'owner' } },
       { clientID: 500, clock: 2, state: { name: 'owner', cursor: 3 } },
@@ -383,9 +381,9 @@ describe('[AW2] awareness spoofing (beyond awareness.test.ts)', () => {
 
     // The intruder leaves first: what it claimed is forgotten, so the owner's exit is a plain removal.
     intruder.ws.close()
-    await waitFor(() => server.sync.connectionCount === 2, 5_000, 'the intruder to be gone')
+    await waitFor('the intruder to be gone', () => server.sync.connectionCount === 2)
     owner.ws.close()
-    await waitFor(() => entriesFor(observer, 500).length === 3, 5_000, 'the removal')
+    await waitFor('the removal', () => entriesFor(observer, 500).length === 3)
     expect(entriesFor(observer, 500)[2]).toEqual({ clientID: 500, clock: 2, state: null })
   })
 
@@ -403,10 +401,10 @@ describe('[AW2] awareness spoofing (beyond awareness.test.ts)', () => {
     const mallory = await RawClient.connect(`${server.url}/hijack?token=mallory`, teardown)
     const observer = await RawClient.connect(`${server.url}/hijack?token=observer`, teardown)
     alice.send(awarenessMessage({ clientID: 77, clock: 1, state: { name: 'alice', cursor: 1 } }))
-    await waitFor(() => entriesFor(observer, 77).length === 1, 5_000, "alice's presence")
+    await waitFor("alice's presence", () => entriesFor(observer, 77).length === 1)
 
     alice.ws.terminate()
-    await waitFor(() => entriesFor(observer, 77).length === 2, 5_000, "alice's removal")
+    await waitFor("alice's removal", () => entriesFor(observer, 77).length === 2)
     // The largest clock there is, so that alice could never outbid it.
     mallory.send(
       awarenessMessage({ clientID: 77, clock: Number.MAX_SAFE_INTEGER, state: { name: 'alice', cursor: 666 } }),
@@ -415,7 +413,7 @@ describe('[AW2] awareness spoofing (beyond awareness.test.ts)', () => {
     const back = await RawClient.connect(`${server.url}/hijack?token=alice`, teardown)
     back.send(awarenessMessage({ clientID: 77, clock: 2, state: { name: 'alice', cursor: 2 } }))
     await roundTrip(back)
-    await waitFor(() => entriesFor(observer, 77).length >= 3, 5_000, 'the next state of client 77')
+    await waitFor('the next state of client 77', () => entriesFor(observer, 77).length >= 3)
     expect(entriesFor(observer, 77).map((entry) => entry.state)).toEqual([
       { name: 'alice', cursor: 1 },
       null,

@@ -40,10 +40,10 @@ describe('several instances on one relay', () => {
     const onB = stockClient(b.url, 'shared', teardown)
     await Promise.all([synced(onA), synced(onB)])
     onA.text.insert(0, 'hello')
-    await waitFor(() => onB.text.toString() === 'hello', 5_000, 'the update to cross instances')
+    await waitFor('the update to cross instances', () => onB.text.toString() === 'hello')
     onB.text.insert(5, ' world')
-    await waitFor(() => onA.text.toString() === 'hello world', 5_000, 'the answer to cross back')
-    await waitFor(async () => (await storedRecords(store, 'shared')) >= 2, 5_000, 'both updates to be stored')
+    await waitFor('the answer to cross back', () => onA.text.toString() === 'hello world')
+    await waitFor('both updates to be stored', async () => (await storedRecords(store, 'shared')) >= 2)
     // Each instance stores what its own clients sent; the relayed copy is not stored again.
     await new Promise((resolve) => setTimeout(resolve, 100))
     expect(await storedRecords(store, 'shared')).toBe(2)
@@ -59,11 +59,11 @@ describe('several instances on one relay', () => {
     await roundTrip(writer)
     store.hold = true
     writer.send(encodeSyncUpdate(new UpdateSource(teardown).type('not yet stored')))
-    await waitFor(() => store.held.length === 1, 5_000, 'the append to start')
+    await waitFor('the append to start', () => store.held.length === 1)
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(hub.published.update).toBe(0)
     store.release()
-    await waitFor(() => hub.published.update === 1, 5_000, 'the publish after the append')
+    await waitFor('the publish after the append', () => hub.published.update === 1)
   })
 
   it('publishes updates applied through the document API', async () => {
@@ -72,7 +72,7 @@ describe('several instances on one relay', () => {
     await synced(onB)
     const source = new UpdateSource(teardown)
     await a.sync.applyUpdate('api', source.type('from the API'))
-    await waitFor(() => onB.text.toString() === 'from the API', 5_000, 'the API update on the other instance')
+    await waitFor('the API update on the other instance', () => onB.text.toString() === 'from the API')
   })
 
   it('relays presence across instances and removes it when the client leaves', async () => {
@@ -81,10 +81,10 @@ describe('several instances on one relay', () => {
     const observer = await RawClient.connect(`${b.url}/presence`, teardown)
     await roundTripAll(person, observer)
     person.send(awarenessMessage({ clientID: 77, clock: 1, state: { name: 'Ada' } }))
-    await waitFor(() => entriesFor(observer, 77).length === 1, 5_000, 'the presence on the other instance')
+    await waitFor('the presence on the other instance', () => entriesFor(observer, 77).length === 1)
     expect(entriesFor(observer, 77)).toEqual([{ clientID: 77, clock: 1, state: { name: 'Ada' } }])
     person.ws.terminate()
-    await waitFor(() => entriesFor(observer, 77).length === 2, 5_000, 'the removal on the other instance')
+    await waitFor('the removal on the other instance', () => entriesFor(observer, 77).length === 2)
     expect(entriesFor(observer, 77)[1]).toEqual({ clientID: 77, clock: 1, state: null })
   })
 
@@ -95,7 +95,7 @@ describe('several instances on one relay', () => {
     await roundTrip(await RawClient.connect(`${a.url}/greeting`, teardown))
     // The document is not loaded on b yet: the room joins the relay and learns who is present elsewhere.
     const newcomer = await RawClient.connect(`${b.url}/greeting`, teardown)
-    await waitFor(() => entriesFor(newcomer, 78).length === 1, 5_000, 'the presence of the earlier client')
+    await waitFor('the presence of the earlier client', () => entriesFor(newcomer, 78).length === 1)
   })
 
   it('removes the presence of the clients of an instance that died', async () => {
@@ -104,9 +104,9 @@ describe('several instances on one relay', () => {
     const observer = await RawClient.connect(`${b.url}/dead`, teardown)
     await roundTripAll(person, observer)
     person.send(awarenessMessage({ clientID: 79, clock: 1, state: { name: 'Linus' } }))
-    await waitFor(() => entriesFor(observer, 79).length === 1, 5_000, 'the presence on the other instance')
+    await waitFor('the presence on the other instance', () => entriesFor(observer, 79).length === 1)
     hub.kill('a')
-    await waitFor(() => entriesFor(observer, 79).length === 2, 5_000, 'the removal by the surviving instance')
+    await waitFor('the removal by the surviving instance', () => entriesFor(observer, 79).length === 2)
     expect(entriesFor(observer, 79)[1]).toEqual({ clientID: 79, clock: 1, state: null })
   })
 
@@ -116,20 +116,16 @@ describe('several instances on one relay', () => {
     const observer = await RawClient.connect(`${b.url}/moving`, teardown)
     await roundTripAll(old, observer)
     old.send(awarenessMessage({ clientID: 80, clock: 1, state: { at: 'a' } }))
-    await waitFor(() => entriesFor(observer, 80).length === 1, 5_000, 'the first presence')
+    await waitFor('the first presence', () => entriesFor(observer, 80).length === 1)
     // The client reconnects to b with a raised clock while a still holds its old connection.
     const moved = await RawClient.connect(`${b.url}/moving`, teardown)
     moved.send(awarenessMessage({ clientID: 80, clock: 2, state: { at: 'b' } }))
     await roundTrip(moved)
     old.ws.terminate()
-    await waitFor(
-      () => entriesFor(observer, 80).at(-1)?.clock === 2,
-      5_000,
-      'the moved client to keep its presence on b',
-    )
+    await waitFor('the moved client to keep its presence on b', () => entriesFor(observer, 80).at(-1)?.clock === 2)
     expect(entriesFor(observer, 80).at(-1)).toEqual({ clientID: 80, clock: 2, state: { at: 'b' } })
     const onA = await RawClient.connect(`${a.url}/moving`, teardown)
-    await waitFor(() => entriesFor(onA, 80).at(-1)?.clock === 2, 5_000, 'a to learn where the client went')
+    await waitFor('a to learn where the client went', () => entriesFor(onA, 80).at(-1)?.clock === 2)
   })
 
   it('reloads from the shared store what the relay lost (anti-entropy), without storing it twice', async () => {
@@ -141,12 +137,12 @@ describe('several instances on one relay', () => {
     hub.dropping = true
     const source = new UpdateSource(teardown)
     writer.send(encodeSyncUpdate(source.type('lost on the way')))
-    await waitFor(async () => (await storedRecords(store, 'lossy')) === 1, 5_000, 'the update to be stored')
+    await waitFor('the update to be stored', async () => (await storedRecords(store, 'lossy')) === 1)
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(reader.text.toString()).toBe('')
     hub.dropping = false
     hub.resyncAll('lossy')
-    await waitFor(() => reader.text.toString() === 'lost on the way', 5_000, 'the resync to deliver it')
+    await waitFor('the resync to deliver it', () => reader.text.toString() === 'lost on the way')
     expect(await storedRecords(store, 'lossy')).toBe(1)
   })
 
@@ -157,7 +153,7 @@ describe('several instances on one relay', () => {
     await roundTripAll(onA, onB)
     expect(await a.sync.deleteDocument('doomed')).toBe(true)
     expect(await onB.waitForClose()).toBe(CloseCode.UnknownDocument)
-    await waitFor(() => b.sync.getRoom('doomed') === undefined, 5_000, 'the room to unload')
+    await waitFor('the room to unload', () => b.sync.getRoom('doomed') === undefined)
   })
 
   it('leaves the relay when the room unloads', async () => {
@@ -167,10 +163,10 @@ describe('several instances on one relay', () => {
     await synced(onA)
     await roundTrip(onB)
     onB.ws.close()
-    await waitFor(() => b.sync.getRoom('leaving') === undefined, 5_000, 'the room on b to unload')
+    await waitFor('the room on b to unload', () => b.sync.getRoom('leaving') === undefined)
     const before = hub.published.update
     onA.text.insert(0, 'nobody on b hears this')
-    await waitFor(() => hub.published.update > before, 5_000, 'the update to be published')
+    await waitFor('the update to be published', () => hub.published.update > before)
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(b.sync.getRoom('leaving')).toBeUndefined()
   })

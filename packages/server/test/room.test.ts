@@ -81,9 +81,8 @@ describe('loading', () => {
 
     store.release()
     await waitFor(
-      () => receivedTypes(client).length === 5,
-      5_000,
       () => `five messages, got ${receivedTypes(client).join(', ')}`,
+      () => receivedTypes(client).length === 5,
     )
     expect(receivedTypes(client)).toEqual(['hello', 'pong', 'sync-step-1', 'sync-step-2', 'awareness'])
     const [step2] = client.messagesOf('sync-step-2')
@@ -104,7 +103,7 @@ describe('loading', () => {
     client.send(encodeSyncStep1(new Uint8Array([0])))
     await roundTrip(client)
     store.release()
-    await waitFor(() => client.received.length === 4, 5_000, 'the answer and the greeting')
+    await waitFor('the answer and the greeting', () => client.received.length === 4)
     expect(receivedTypes(client)).toEqual(['hello', 'pong', 'sync-step-2', 'sync-step-1'])
     expect(Uint8Array.from(client.messagesOf('sync-step-2')[0]!.update)).toEqual(
       Uint8Array.from((await store.load('cold'))[0]!),
@@ -121,7 +120,7 @@ describe('loading', () => {
     client.send(encodeSyncStep1(new Uint8Array([0])))
     await roundTrip(client)
     store.release()
-    await waitFor(() => client.received.length === 4, 5_000, 'the greeting and the answer')
+    await waitFor('the greeting and the answer', () => client.received.length === 4)
     expect(receivedTypes(client)).toEqual(['hello', 'pong', 'sync-step-1', 'sync-step-2'])
     expect(textOfUpdates(client.messagesOf('sync-step-2')[0]!.update)).toBe('not compacted')
   })
@@ -155,7 +154,7 @@ describe('sync', () => {
     const source = new UpdateSource(teardown)
     const updates = parts.map((part) => source.type(part))
     for (const update of updates) writer.send(encodeSyncUpdate(update))
-    await waitFor(() => roomText(server, docName) === parts.join(''), 5_000, 'the text to arrive')
+    await waitFor('the text to arrive', () => roomText(server, docName) === parts.join(''))
     return { server, updates }
   }
 
@@ -163,10 +162,10 @@ describe('sync', () => {
     const { server } = await serverWithText('greet', ['some ', 'text'])
     const present = await RawClient.connect(`${server.url}/greet`, teardown)
     present.send(awarenessMessage({ clientID: 801, clock: 1, state: { name: 'present' } }))
-    await waitFor(() => entriesFor(present, 801).length === 1, 5_000, 'the awareness echo')
+    await waitFor('the awareness echo', () => entriesFor(present, 801).length === 1)
 
     const newcomer = await RawClient.connect(`${server.url}/greet`, teardown)
-    await waitFor(() => newcomer.received.length >= 2, 5_000, 'the greeting')
+    await waitFor('the greeting', () => newcomer.received.length >= 2)
     const [first, second] = newcomer.received
     expect(first).toEqual({
       type: 'sync-step-1',
@@ -192,7 +191,7 @@ describe('sync', () => {
 
     const client = await RawClient.connect(`${server.url}/diff`, teardown)
     client.send(encodeSyncStep1(stateVector))
-    await waitFor(() => client.messagesOf('sync-step-2').length === 1, 5_000, 'sync step 2')
+    await waitFor('sync step 2', () => client.messagesOf('sync-step-2').length === 1)
     const [step2] = client.messagesOf('sync-step-2')
     expect(Uint8Array.from(step2!.update)).toEqual(Y.encodeStateAsUpdate(server.sync.getRoom('diff')!.doc, stateVector))
     Y.applyUpdate(partial, step2!.update)
@@ -200,7 +199,7 @@ describe('sync', () => {
 
     // A sender that has everything gets an update that adds nothing.
     client.send(encodeSyncStep1(Y.encodeStateVector(partial)))
-    await waitFor(() => client.messagesOf('sync-step-2').length === 2, 5_000, 'the second sync step 2')
+    await waitFor('the second sync step 2', () => client.messagesOf('sync-step-2').length === 2)
     const before = Y.encodeStateVector(partial)
     Y.applyUpdate(partial, client.messagesOf('sync-step-2')[1]!.update)
     expect(Y.encodeStateVector(partial)).toEqual(before)
@@ -220,7 +219,7 @@ describe('sync', () => {
     // Both may arrive in one socket read and be relayed as one update ([SU4]).
     for (const receiver of receivers) {
       const relayedText = () => textOfUpdates(...receiver.messagesOf('sync-update').map((message) => message.update))
-      await waitFor(() => relayedText() === 'via step 2, via update', 5_000, 'both updates relayed')
+      await waitFor('both updates relayed', () => relayedText() === 'via step 2, via update')
     }
     await roundTrip(sender)
     expect(sender.messagesOf('sync-update')).toEqual([])
@@ -245,7 +244,7 @@ describe('[SU4] one transaction per read', () => {
       updates.push(encodeSyncUpdate(source.type(char)))
     }
     await writeFramesAtOnce(`${server.url}/burst`, updates, teardown)
-    await waitFor(() => roomText(server, 'burst') === typed, 5_000, 'every update')
+    await waitFor('every update', () => roomText(server, 'burst') === typed)
     await roundTrip(watcher)
     // Applied one by one, these would be 50 relays and 50 records.
     expect(watcher.messagesOf('sync-update')).toHaveLength(1)
@@ -269,13 +268,13 @@ describe('storage failure', () => {
     expect(await reader.waitForClose()).toBe(CloseCode.RetryLater)
     expect(writer.messagesOf('saved')).toEqual([])
     expect(store.appendAttempts).toBe(1)
-    await waitFor(() => server.sync.getRoom('failing') === undefined, 5_000, 'the room to be dropped')
+    await waitFor('the room to be dropped', () => server.sync.getRoom('failing') === undefined)
     expect(bystander.isOpen).toBe(true)
 
     // A client reconnecting gets a freshly loaded document: nothing unstored survives in memory.
     const again = await RawClient.connect(`${server.url}/failing`, teardown)
     again.send(encodeSyncStep1(new Uint8Array([0])))
-    await waitFor(() => again.messagesOf('sync-step-2').length === 1, 5_000, 'sync step 2')
+    await waitFor('sync step 2', () => again.messagesOf('sync-step-2').length === 1)
     expect(textOfUpdates(again.messagesOf('sync-step-2')[0]!.update)).toBe('')
   })
 })
@@ -287,19 +286,18 @@ describe('room lifecycle and shutdown', () => {
     const writer = stockClient(server.url, 'idle', teardown)
     await synced(writer)
     for (let i = 0; i < 10; i++) writer.text.insert(writer.text.length, `${i}`)
-    await waitFor(() => roomText(server, 'idle') === '0123456789', 5_000, 'the edits')
+    await waitFor('the edits', () => roomText(server, 'idle') === '0123456789')
     writer.destroy()
-    await waitFor(() => server.sync.connectionCount === 0, 5_000, 'the connection to close')
+    await waitFor('the connection to close', () => server.sync.connectionCount === 0)
     const closedAt = Date.now()
     // Still loaded during the grace period.
     expect(server.sync.getRoom('idle')).toBeDefined()
 
-    await waitFor(() => server.sync.roomCount === 0, 5_000, 'the room to unload')
+    await waitFor('the room to unload', () => server.sync.roomCount === 0)
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(100)
     await waitFor(
-      async () => (await store.list()).find((info) => info.name === 'idle')?.records === 1,
-      5_000,
       'the unload compaction',
+      async () => (await store.list()).find((info) => info.name === 'idle')?.records === 1,
     )
 
     const reader = stockClient(server.url, 'idle', teardown)
@@ -310,10 +308,10 @@ describe('room lifecycle and shutdown', () => {
   it('keeps a room loaded when a client comes back within the grace period', async () => {
     const server = await startTestServer({ store: new MemoryDocStore(), roomGraceMs: 300 }, teardown)
     const first = await RawClient.connect(`${server.url}/return`, teardown)
-    await waitFor(() => server.sync.getRoom('return')?.isReady === true, 5_000, 'the room')
+    await waitFor('the room', () => server.sync.getRoom('return')?.isReady === true)
     const room = server.sync.getRoom('return')
     first.ws.close()
-    await waitFor(() => server.sync.connectionCount === 0, 5_000, 'the close')
+    await waitFor('the close', () => server.sync.connectionCount === 0)
     await RawClient.connect(`${server.url}/return`, teardown)
     await new Promise((resolve) => setTimeout(resolve, 400))
     expect(server.sync.getRoom('return')).toBe(room)
@@ -328,7 +326,7 @@ describe('room lifecycle and shutdown', () => {
       await RawClient.connect(`${server.url}/b`, teardown),
     ]
     clients[0]!.send(encodeSyncUpdate(new UpdateSource(teardown).type('flushed on close')))
-    await waitFor(() => roomText(server, 'a') === 'flushed on close', 5_000, 'the edit')
+    await waitFor('the edit', () => roomText(server, 'a') === 'flushed on close')
     const { url } = server
     await server.sync.close()
     for (const client of clients) expect(await client.waitForClose()).toBe(CloseCode.GoingAway)

@@ -41,14 +41,14 @@ describe('the stock y-websocket 3.1.0 client', () => {
     const { server } = await startOnLevel(tempDir(teardown))
     const [alice, bob] = await connectAll(server, 'pair', 2)
     alice!.text.insert(0, 'hello')
-    await waitFor(() => bob!.text.toString() === 'hello', 5_000, 'bob to see hello')
+    await waitFor('bob to see hello', () => bob!.text.toString() === 'hello')
     bob!.text.insert(5, ' world')
-    await waitFor(() => alice!.text.toString() === 'hello world', 5_000, 'alice to see world')
+    await waitFor('alice to see world', () => alice!.text.toString() === 'hello world')
 
     // Concurrent edits at the same position resolve the same way everywhere.
     alice!.text.insert(0, 'A')
     bob!.text.insert(0, 'B')
-    await waitFor(converged([alice!, bob!], server, 'pair'), 5_000, 'convergence')
+    await waitFor('convergence', converged([alice!, bob!], server, 'pair'))
     expect(alice!.text.toString()).toHaveLength('hello world'.length + 2)
   })
 
@@ -56,7 +56,7 @@ describe('the stock y-websocket 3.1.0 client', () => {
     const { server } = await startOnLevel(tempDir(teardown))
     const [writer] = await connectAll(server, 'late', 1)
     for (let i = 0; i < 50; i++) writer!.text.insert(writer!.text.length, `${i} `)
-    await waitFor(() => roomText(server, 'late') === writer!.text.toString(), 5_000, 'the server to apply every edit')
+    await waitFor('the server to apply every edit', () => roomText(server, 'late') === writer!.text.toString())
     const [late] = await connectAll(server, 'late', 1)
     expect(late!.text.toString()).toBe(writer!.text.toString())
   })
@@ -73,7 +73,7 @@ describe('the stock y-websocket 3.1.0 client', () => {
       // Let some messages cross so the edits really interleave rather than arrive as three blocks.
       if (round % 4 === 0) await new Promise((resolve) => setTimeout(resolve, 2))
     }
-    await waitFor(converged(clients, server, 'trio'), 5_000, 'three clients to converge')
+    await waitFor('three clients to converge', converged(clients, server, 'trio'))
     expect(roomText(server, 'trio')).toMatch(/0:19/)
   })
 
@@ -83,16 +83,13 @@ describe('the stock y-websocket 3.1.0 client', () => {
     clients.forEach((client, i) => {
       client.provider.awareness.setLocalStateField('user', { name: `user${i}` })
     })
-    await waitFor(
-      () =>
-        clients.every((observer) =>
-          clients.every((client, i) => {
-            const state = observer.provider.awareness.getStates().get(client.doc.clientID)
-            return JSON.stringify(state?.user) === JSON.stringify({ name: `user${i}` })
-          }),
-        ),
-      5_000,
-      'every client to see every name',
+    await waitFor('every client to see every name', () =>
+      clients.every((observer) =>
+        clients.every((client, i) => {
+          const state = observer.provider.awareness.getStates().get(client.doc.clientID)
+          return JSON.stringify(state?.user) === JSON.stringify({ name: `user${i}` })
+        }),
+      ),
     )
   })
 
@@ -101,12 +98,12 @@ describe('the stock y-websocket 3.1.0 client', () => {
     const [leaver, stayer] = await connectAll(server, 'drop', 2)
     leaver!.provider.awareness.setLocalStateField('user', { name: 'leaver' })
     const leaverId = leaver!.doc.clientID
-    await waitFor(() => stayer!.provider.awareness.getStates().has(leaverId), 5_000, 'the state to arrive')
+    await waitFor('the state to arrive', () => stayer!.provider.awareness.getStates().has(leaverId))
 
     // Kill the TCP connection without the goodbye a provider sends on disconnect(): only the server can tell.
     leaver!.provider.shouldConnect = false
     socketOf(leaver!).terminate()
-    await waitFor(() => !stayer!.provider.awareness.getStates().has(leaverId), 5_000, 'the removal to arrive')
+    await waitFor('the removal to arrive', () => !stayer!.provider.awareness.getStates().has(leaverId))
     expect(server.sync.connectionCount).toBe(1)
   })
 
@@ -115,9 +112,9 @@ describe('the stock y-websocket 3.1.0 client', () => {
     const [leaver, stayer] = await connectAll(server, 'leave', 2)
     leaver!.provider.awareness.setLocalStateField('user', { name: 'leaver' })
     const leaverId = leaver!.doc.clientID
-    await waitFor(() => stayer!.provider.awareness.getStates().has(leaverId), 5_000, 'the state to arrive')
+    await waitFor('the state to arrive', () => stayer!.provider.awareness.getStates().has(leaverId))
     leaver!.destroy()
-    await waitFor(() => !stayer!.provider.awareness.getStates().has(leaverId), 5_000, 'the removal to arrive')
+    await waitFor('the removal to arrive', () => !stayer!.provider.awareness.getStates().has(leaverId))
   })
 
   it('content survives a restart of the server on the same LevelDB directory', async () => {
@@ -125,11 +122,7 @@ describe('the stock y-websocket 3.1.0 client', () => {
     const first = await startOnLevel(dataDir)
     const [writer] = await connectAll(first.server, 'durable', 1)
     writer!.text.insert(0, 'written before the restart: ünïcødé 🦄')
-    await waitFor(
-      () => roomText(first.server, 'durable') === writer!.text.toString(),
-      5_000,
-      'the server to apply the edit',
-    )
+    await waitFor('the server to apply the edit', () => roomText(first.server, 'durable') === writer!.text.toString())
     writer!.destroy()
     await first.server.close()
     await first.store.close()
@@ -144,20 +137,19 @@ describe('the stock y-websocket 3.1.0 client', () => {
     const first = await startOnLevel(dataDir)
     const [editor] = await connectAll(first.server, 'restart', 1)
     editor!.text.insert(0, 'before')
-    await waitFor(() => roomText(first.server, 'restart') === 'before', 5_000, 'the first edit')
+    await waitFor('the first edit', () => roomText(first.server, 'restart') === 'before')
     const { port } = new URL(first.server.url)
     await first.server.close()
     await first.store.close()
-    await waitFor(() => !editor!.provider.wsconnected, 5_000, 'the provider to notice the shutdown')
+    await waitFor('the provider to notice the shutdown', () => !editor!.provider.wsconnected)
     // Typed while the server is down: stays local until the provider reconnects.
     editor!.text.insert(editor!.text.length, ' offline')
 
     // The provider reconnects to the URL it knows, so the new server takes the old port.
     const { server: second } = await startOnLevel(dataDir, Number(port))
     await waitFor(
-      () => roomText(second, 'restart') === 'before offline' && editor!.provider.synced,
-      5_000,
       'the offline edit to reach the restarted server',
+      () => roomText(second, 'restart') === 'before offline' && editor!.provider.synced,
     )
   })
 })

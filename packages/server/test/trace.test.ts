@@ -29,7 +29,7 @@ async function replayAndRestart(trace: EditingTrace, docName: string): Promise<v
 
   replayTrace(trace, writer.text)
   expect(writer.text.toString()).toBe(trace.endContent)
-  await waitFor(() => roomText(server, docName) === trace.endContent, 20_000, 'the server to hold the end content')
+  await waitFor('the server to hold the end content', () => roomText(server, docName) === trace.endContent, 20_000)
 
   writer.destroy()
   await server.close()

@@ -60,7 +60,7 @@ describe('[SY4] updates whose dependencies the server lacks', () => {
     const store = new MemoryDocStore()
     const server = await startTestServer({ store }, teardown)
     const client = await RawClient.connect(`${server.url}/gaps`, teardown)
-    await waitFor(() => client.messagesOf('sync-step-1').length === 1, 5_000, 'the greeting')
+    await waitFor('the greeting', () => client.messagesOf('sync-step-1').length === 1)
     const { first, second, text } = dependentUpdates()
     client.send(encodeSyncUpdate(second))
     await roundTrip(client)
@@ -68,9 +68,9 @@ describe('[SY4] updates whose dependencies the server lacks', () => {
     expect(roomText(server, 'gaps')).toBe('')
     expect(await store.load('gaps')).toEqual([])
     // The greeting plus the request for what is missing.
-    await waitFor(() => client.messagesOf('sync-step-1').length === 2, 5_000, 'the request for what is missing')
+    await waitFor('the request for what is missing', () => client.messagesOf('sync-step-1').length === 2)
     client.send(encodeSyncStep2(Y.mergeUpdates([first, second])))
-    await waitFor(() => roomText(server, 'gaps') === text, 5_000, 'the completed text')
+    await waitFor('the completed text', () => roomText(server, 'gaps') === text)
   })
 
   it('[SY4] a delete set for clocks nobody sent leaves no lasting cost: nothing pending, also after a reload', async () => {
@@ -88,7 +88,7 @@ describe('[SY4] updates whose dependencies the server lacks', () => {
     expect(room?.doc.store.pendingDs).toBeNull()
     expect(room?.doc.store.pendingStructs).toBeNull()
     writer.text.insert(6, ' typing')
-    await waitFor(() => roomText(server, 'phantom') === 'honest typing', 5_000, 'the honest edit')
+    await waitFor('the honest edit', () => roomText(server, 'phantom') === 'honest typing')
     for (const update of await store.load('phantom')) {
       const reloaded = new Y.Doc()
       Y.applyUpdate(reloaded, update)
@@ -106,7 +106,7 @@ describe('[LM7] bounds on one update', () => {
     const writer = stockClient(server.url, 'ranges', teardown)
     await synced(writer)
     writer.text.insert(0, 'x'.repeat(500))
-    await waitFor(() => roomText(server, 'ranges')?.length === 500, 5_000, 'the text')
+    await waitFor('the text', () => roomText(server, 'ranges')?.length === 500)
     const clientID = writer.doc.clientID
     const attacker = await RawClient.connect(`${server.url}/ranges`, teardown)
     const ranges: Array<[number, number]> = []

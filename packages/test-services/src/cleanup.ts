@@ -1,5 +1,4 @@
 import { readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 
 /** Last-resort cleanups, run synchronously when the process exits without having run the regular ones. */
 const atExit = new Set<() => void>()
@@ -68,19 +67,6 @@ export function isAlive(pid: number): boolean {
 /** Removes a directory tree, ignoring one that is already gone. */
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true })
-}
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** Resolves after `ms`. */

@@ -1,11 +1,8 @@
-import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, realpathSync } from 'node:fs'
 import { delimiter, dirname, join } from 'node:path'
-
-/** Whether this process may install Debian packages itself (CI runs as root on Debian). */
-function canInstallPackages(): boolean {
-  return process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')
-}
+// From scripts/ rather than the other way round: `npm test` (scripts/test.mjs) installs with it before anything is
+// built, so it lives in plain ESM there. The relative path is the same from src/ and from dist/.
+import { aptInstall, canAptInstall } from '../../../scripts/apt.mjs'
 
 /** The first executable called `name` on PATH or in `extraDirs`, or null. */
 export function findExecutable(name: string, extraDirs: readonly string[] = []): string | null {
@@ -16,20 +13,6 @@ export function findExecutable(name: string, extraDirs: readonly string[] = []):
   return null
 }
 
-function aptInstall(packages: readonly string[]): void {
-  // RUNLEVEL=1 keeps the packages' install scripts from starting system services (a Redis on 6379, a PostgreSQL
-  // cluster on 5432): invoke-rc.d starts nothing in runlevel 1, and the tests start their own servers.
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', RUNLEVEL: '1' }
-  const args = ['install', '-y', '--no-install-recommends', ...packages]
-  let result = spawnSync('apt-get', args, { stdio: 'inherit', env })
-  if (result.status !== 0) {
-    // A fresh machine has no package lists yet.
-    spawnSync('apt-get', ['update'], { stdio: 'inherit', env })
-    result = spawnSync('apt-get', args, { stdio: 'inherit', env })
-  }
-  if (result.status !== 0) throw new Error(`apt-get install ${packages.join(' ')} failed (exit ${result.status})`)
-}
-
 /**
  * Finds a program, installing `debianPackage` when it is missing and this process runs as root on Debian;
  * otherwise fails with a message that names what to install.
@@ -37,9 +20,9 @@ function aptInstall(packages: readonly string[]): void {
 export function ensureProgram(name: string, debianPackage: string, find: () => string | null): string {
   const found = find()
   if (found) return found
-  if (canInstallPackages()) {
+  if (canAptInstall()) {
     console.log(`${name} is missing: installing it from Debian packages (apt-get install ${debianPackage})`)
-    aptInstall([debianPackage])
+    if (!aptInstall([debianPackage])) throw new Error(`apt-get install ${debianPackage} failed`)
     const installed = find()
     if (installed) return installed
   }

@@ -2,7 +2,8 @@ import { type SpawnSyncReturns, spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
-import { freePort, isAlive, onExit, removeDir, signalIfAlive, sleep } from './cleanup.js'
+import { freePort } from '@collab/test-support'
+import { isAlive, onExit, removeDir, signalIfAlive, sleep } from './cleanup.js'
 import { ensureProgram, postgresBinDir } from './install.js'
 
 /** A PostgreSQL cluster of its own for a test, on a free loopback port. */

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort, isAlive, onExit, removeDir, signalIfAlive, sleep } from './cleanup.js'
+import { freePort } from '@collab/test-support'
+import { isAlive, onExit, removeDir, signalIfAlive, sleep } from './cleanup.js'
 import { ensureProgram, findExecutable } from './install.js'
 
 /** A Redis server of its own for a test, on a free loopback port, without persistence. */

@@ -1,3 +1,11 @@
+export { freePort } from './free-port.js'
+export { listeningUrl } from './listening.js'
+export {
+  type AttachableServer,
+  type LoopbackServer,
+  type LoopbackServerOptions,
+  listenOnLoopback,
+} from './loopback-server.js'
 export { createRandom } from './random.js'
 export { type ServerProcess, type ServerProcessOptions, serverCli, startServerProcess } from './server-process.js'
 export { type BlackholeOptions, type LinkConditions, TcpProxy } from './tcp-proxy.js'

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { listeningUrl } from './listening.js'
 
 /** The built CLI of apps/server. */
 export const serverCli = join(dirname(fileURLToPath(import.meta.url)), '../../../apps/server/dist/cli.js')
@@ -26,7 +27,7 @@ export interface ServerProcessOptions {
   env?: Record<string, string>
 }
 
-/** Starts `apps/server/dist/cli.js` and resolves once it printed `listening on http://...`. */
+/** Starts `apps/server/dist/cli.js` and resolves once it announced its address (see {@link listeningUrl}). */
 export function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
@@ -49,9 +50,8 @@ export function startServerProcess(options: ServerProcessOptions): Promise<Serve
   return new Promise((resolve, reject) => {
     const onLine = (line: string) => {
       output.push(line)
-      const match = /listening on (http:\/\/[^\s"]+)/.exec(line)
-      if (!match?.[1]) return
-      const url = match[1]
+      const url = listeningUrl([line])
+      if (url === undefined) return
       const port = Number(new URL(url).port)
       resolve({
         child,
