@@ -258,11 +258,6 @@ export class Room implements ProtocolRoom {
     return message.type === 'awareness' && this.sync.takeEcho(conn, message.entries)
   }
 
-  /** Applies the updates received so far; the server calls it when its own answers must follow them. */
-  applyPendingUpdates(): void {
-    this.sync.applyPendingUpdates()
-  }
-
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     this.sync.documentChanged()
     this.broadcast(encodeSyncUpdate(update), origin)

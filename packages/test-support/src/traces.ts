@@ -16,7 +16,8 @@ const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 /**
  * Where traces are looked for, in order: TRACES_DIR; the shared folder beside the repository (all traces); the
- * copy bundled with this package (sveltecomponent only, so the tests run from any clone).
+ * copies bundled with this package (sveltecomponent, and automerge-paper, which the fast-client test and the
+ * cold-load test replay), so the tests run from any clone.
  */
 export function traceDirs(): string[] {
   const dirs = [join(packageRoot, '../../../shared/traces'), join(packageRoot, 'traces')]
