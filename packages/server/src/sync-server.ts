@@ -6,7 +6,7 @@ import { pino } from 'pino'
 import { type WebSocket, WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import { Admission, docNameFromUrl, type Refusal } from './admission.js'
-import { collabSubprotocol } from './auth.js'
+import { type AuthResult, collabSubprotocol } from './auth.js'
 import { Connection } from './connection.js'
 import { createExceptionSink, type ExceptionSink, guarded, guardObserver } from './exception-sink.js'
 import { defaultLimits, type Limits } from './limits.js'
@@ -83,6 +83,9 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     sink,
   )
 }
+
+/** What every connection gets without an `authenticate` hook. */
+const openAccess: AuthResult = { ok: true, access: 'write' }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
@@ -216,7 +219,12 @@ class SyncServerImpl implements SyncServer {
     })
     this.connections.set(conn, null)
     this.admission.opened(address)
-    const verdict = await this.admission.authenticate(req, docName, address)
+    // Without a hook the connection joins in this same task, so its messages are handled as they arrive, in the
+    // order the socket delivers them (a frame over the size limit, which ws refuses as soon as it reads its header,
+    // cannot overtake the messages before it).
+    const verdict = this.options.authenticate
+      ? await this.admission.authenticate(req, docName, address)
+      : openAccess
     if (conn.closed) return
     if ('reason' in verdict && 'message' in verdict) {
       this.options.observer.connectionRefused?.(verdict.reason, verdict.code)
