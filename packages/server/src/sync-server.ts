@@ -222,9 +222,7 @@ class SyncServerImpl implements SyncServer {
     // Without a hook the connection joins in this same task, so its messages are handled as they arrive, in the
     // order the socket delivers them (a frame over the size limit, which ws refuses as soon as it reads its header,
     // cannot overtake the messages before it).
-    const verdict = this.options.authenticate
-      ? await this.admission.authenticate(req, docName, address)
-      : openAccess
+    const verdict = this.options.authenticate ? await this.admission.authenticate(req, docName, address) : openAccess
     if (conn.closed) return
     if ('reason' in verdict && 'message' in verdict) {
       this.options.observer.connectionRefused?.(verdict.reason, verdict.code)
