@@ -1,4 +1,5 @@
-import { formatValue, type MetricRow, targetMet } from './report.js'
+import type { MetricRow } from './metric-row.js'
+import { formatValue, targetMet } from './report.js'
 import { comparedSystems, type SystemId, systems } from './systems.js'
 
 const colours: Partial<Record<SystemId, string>> = {

@@ -143,8 +143,13 @@ export class SyncClient {
   }
 
   sendUpdate(update: Uint8Array): void {
+    this.sendEncodedUpdate(encodeUpdateMessage(update, this.flavour.protocol, this.docName))
+  }
+
+  /** Sends an update message encoded beforehand with {@link encodeUpdateMessage} for this client's document. */
+  sendEncodedUpdate(message: Uint8Array): void {
     this.docMessagesSent++
-    this.ws.send(this.frame(Msg.Sync, (e) => writeSync(e, Sync.Update, update)))
+    this.ws.send(message)
   }
 
   sendStep1(stateVector: Uint8Array): void {
@@ -247,6 +252,14 @@ export class SyncClient {
     }
     this.onUpdate?.(payload, sub === Sync.Step2 ? 'step2' : 'update', at)
   }
+}
+
+/**
+ * A document update as a sync message of `protocol` on `docName`: what {@link SyncClient.sendUpdate} sends, for a
+ * client that encodes its messages before it sends them.
+ */
+export function encodeUpdateMessage(update: Uint8Array, protocol: WireProtocol, docName: string): Uint8Array {
+  return frame(protocol === 'hocuspocus' ? docName : null, Msg.Sync, (e) => writeSync(e, Sync.Update, update))
 }
 
 function frame(docName: string | null, type: number, write: (encoder: encoding.Encoder) => void): Uint8Array {

@@ -1,11 +1,10 @@
 // The client side of the cold-load workload, in its own small process (pinned to the load generator's core):
 // the load generator's heap holds the whole trace, and a major GC of it in the middle of a 300 KB parse would be
 // charged to whichever server happened to be loading. Driven over IPC by workloads/cold-load.ts.
-import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider'
 import { WebSocket } from 'ws'
-import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import type { WireProtocol } from './client.js'
+import { openStockClient } from './stock-client.js'
 
 /** What the load generator asks. */
 export type ColdLoadRequest =
@@ -58,21 +57,8 @@ async function load(request: Extract<ColdLoadRequest, { type: 'load' }>): Promis
       })
     })
     const started = performance.now()
-    if (request.protocol === 'hocuspocus') {
-      const socket = new HocuspocusProviderWebsocket({ url: request.url, WebSocketPolyfill: TimedWebSocket })
-      const provider = new HocuspocusProvider({ websocketProvider: socket, name: request.name, document: doc })
-      provider.attach()
-      stop = () => {
-        provider.destroy()
-        socket.destroy()
-      }
-    } else {
-      const provider = new WebsocketProvider(request.url, request.name, doc, {
-        WebSocketPolyfill: TimedWebSocket as unknown as typeof globalThis.WebSocket,
-        disableBc: true,
-      })
-      stop = () => provider.destroy()
-    }
+    const { url, protocol, name } = request
+    stop = openStockClient({ url, protocol, name, doc, WebSocketImpl: TimedWebSocket }).destroy
     await loaded
     return { ms: performance.now() - started, receivedMs: largest.at - started }
   } finally {

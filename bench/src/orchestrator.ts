@@ -16,7 +16,7 @@ import { formatValue, markdownTable, metricRows } from './report.js'
 import type { RunResults, Runs } from './results.js'
 import { killAllServers } from './server-process.js'
 import { median } from './stats.js'
-import { comparedSystems, type SystemId, systems } from './systems.js'
+import { comparedSystems, oursWithDefaultLimits, type SystemId, type SystemSpec, systems } from './systems.js'
 import { traceUpdates } from './trace-updates.js'
 import { runAwareness } from './workloads/awareness.js'
 import { runCapacity } from './workloads/capacity.js'
@@ -28,12 +28,25 @@ import {
   storeLeftLabels,
   storeLeftWays,
 } from './workloads/cold-load.js'
+import { runFastClient } from './workloads/fast-client.js'
+import { floodRooms, runFlood, startFlooder } from './workloads/flood.js'
 import { runIdleMemory } from './workloads/idle-memory.js'
 import { durabilityMethod, runIngest } from './workloads/ingest.js'
 import { runStorm } from './workloads/reconnect-storm.js'
 import { runRelay } from './workloads/relay.js'
 
-const workloads = ['ingest', 'cold-load', 'relay', 'capacity', 'idle', 'storm', 'awareness', 'cluster'] as const
+const workloads = [
+  'ingest',
+  'cold-load',
+  'relay',
+  'capacity',
+  'idle',
+  'storm',
+  'awareness',
+  'cluster',
+  'fast-client',
+  'flood',
+] as const
 /** The systems with a cluster mode: y-websocket-server has none (each process keeps its own documents). */
 const clusterSystems = ['ours', 'hocuspocus'] as const
 type Workload = (typeof workloads)[number]
@@ -169,6 +182,8 @@ const results: RunResults = {
   storm: {},
   awareness: {},
   cluster: { relay: {}, capacity: {} },
+  fastClient: {},
+  flood: {},
 }
 
 /** Longest one measurement may take before it counts as failed (y-websocket-server's full ingest takes about 70 s). */
@@ -431,6 +446,55 @@ try {
         await running.close()
       }
     }
+  }
+  /** The workloads about ours's limits measure it with its default limits; the peers have no such limits. */
+  const withDefaultLimits = (id: SystemId): SystemSpec => (id === 'ours' ? oursWithDefaultLimits : systems[id])
+  if (selected.has('fast-client')) {
+    await section('fast-client', async () => {
+      log(
+        `9. fast client: a stock client sends the first ${plan.fastClient.updates.toLocaleString('en-US')} updates at once, another holds the text (ours with default limits)`,
+      )
+      for (let round = 1; round <= plan.rounds.fastClient; round++) {
+        for (const id of comparedSystems) {
+          const r = await attempt(results.fastClient, id, 'fast client', () =>
+            runFastClient(ctx, withDefaultLimits(id)),
+          )
+          if (r) {
+            const closes = r.senderCloses.map((c) => `${c.code} ${c.reason}`.trim()).join('; ') || 'none'
+            log(
+              `  round ${round} ${id}: ${r.updates.toLocaleString('en-US')} updates, other client holds the text after ${r.relayMs === null ? `never (${r.receivedChars}/${r.expectedChars} characters)` : `${Math.round(r.relayMs)} ms`}; sender's replay ${Math.round(r.replayMs)} ms; sender closed: ${closes}; other client closed ${r.receiverCloses.length} times`,
+            )
+          }
+        }
+      }
+    })
+  }
+  if (selected.has('flood')) {
+    await section('flood', async () => {
+      const f = plan.flood
+      log(
+        `10. flood: keystrokes every ${f.everyMs} ms in the flooded room and another, ${f.windowMs / 1000} s without and ${f.windowMs / 1000} s with one connection flooding (ours with default limits)`,
+      )
+      let flooder = startFlooder()
+      try {
+        for (let round = 1; round <= plan.rounds.flood; round++) {
+          for (const id of comparedSystems) {
+            const r = await attempt(results.flood, id, 'flood', () => runFlood(ctx, withDefaultLimits(id), flooder))
+            if (!r) {
+              flooder.close()
+              flooder = startFlooder()
+              continue
+            }
+            const p = (x: { p50Ms: number; p99Ms: number }) => `${x.p50Ms.toFixed(1)}/${x.p99Ms.toFixed(1)}`
+            log(
+              `  round ${round} ${id}: p50/p99 ms quiet -> flooded: ${floodRooms.map((room) => `${room} ${p(r.quiet[room])} -> ${p(r.flooded[room])} (${r.flooded[room].unarrived} unarrived)`).join(', ')}; flood ${r.floodUpdates.toLocaleString('en-US')} updates, applied in ${(r.floodAppliedMs / 1000).toFixed(1)} s, ${Math.round(r.floodAppliedPerSecond).toLocaleString('en-US')}/s${r.floodAppliedMs < f.windowMs ? ' (the flood ended within the window)' : ''}${r.flooderClosed ? `, flooder closed: ${r.flooderClosed}` : ''}; server CPU ${pct(r.serverCpu.quiet)} -> ${pct(r.serverCpu.flooded)}`,
+            )
+          }
+        }
+      } finally {
+        flooder.close()
+      }
+    })
   }
 } finally {
   rmSync(workDir, { recursive: true, force: true })

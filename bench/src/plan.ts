@@ -16,6 +16,8 @@ export interface Plan {
     awareness: number
     clusterRelay: number
     clusterCapacity: number
+    fastClient: number
+    flood: number
   }
   relay: { readers: number[]; keystrokesPerSecond: number; warmupMs: number; measureMs: number }
   capacity: {
@@ -41,6 +43,10 @@ export interface Plan {
     /** Capacity runs: instance count and how clients are placed on the instances (see capacity.ts). */
     capacity: Array<{ instances: number; placement: Placement }>
   }
+  /** A stock client replaying the first `updates` transactions of the trace at once (issue 12). */
+  fastClient: { updates: number }
+  /** Honest pairs typing every `everyMs`, for `windowMs` without a flood and `windowMs` with one. */
+  flood: { everyMs: number; warmupMs: number; windowMs: number; settleMs: number }
 }
 
 export const fullPlan: Plan = {
@@ -57,6 +63,8 @@ export const fullPlan: Plan = {
     awareness: 2,
     clusterRelay: 3,
     clusterCapacity: 1,
+    fastClient: 3,
+    flood: 2,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 3_000 },
   capacity: {
@@ -81,6 +89,8 @@ export const fullPlan: Plan = {
       { instances: 2, placement: 'by-document' },
     ],
   },
+  fastClient: { updates: 50_000 },
+  flood: { everyMs: 20, warmupMs: 1_000, windowMs: 8_000, settleMs: 2_000 },
 }
 
 export const quickPlan: Plan = {
@@ -96,6 +106,8 @@ export const quickPlan: Plan = {
     awareness: 1,
     clusterRelay: 1,
     clusterCapacity: 1,
+    fastClient: 1,
+    flood: 1,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 2_000 },
   capacity: { ...fullPlan.capacity, startRooms: 50, maxRooms: 200, windowMs: 1_500, settleMs: 500 },
@@ -103,4 +115,6 @@ export const quickPlan: Plan = {
   storm: { clients: 200, rooms: 20 },
   awareness: { clients: 100, windowMs: 3_000, renewMs: 15_000 },
   cluster: fullPlan.cluster,
+  fastClient: fullPlan.fastClient,
+  flood: { ...fullPlan.flood, windowMs: 3_000 },
 }

@@ -1,54 +1,8 @@
-import { type RunResults, type Runs, successes } from './results.js'
-import { median } from './stats.js'
-import { comparedSystems, type SystemId } from './systems.js'
+import { floorOf, type MetricRow, row } from './metric-row.js'
+import { limitRows } from './report-limits.js'
+import type { RunResults } from './results.js'
+import type { SystemId } from './systems.js'
 import { type StoreLeftResult, storeLeftLabels, storeLeftUpdates, storeLeftWays } from './workloads/cold-load.js'
-
-/** One line of the results table: a figure of every system, its floor and target. */
-export interface MetricRow {
-  workload: string
-  label: string
-  unit: 'updates/s' | 'ms' | 'bytes' | 'rooms' | '%' | 'messages/s' | 'frames/s' | 'ratio' | 'count'
-  /** Which direction is better; `info` rows are shown but not judged or charted. */
-  better: 'higher' | 'lower' | 'info'
-  /** Median over the repetitions, per system; undefined when every repetition failed. */
-  values: Partial<Record<SystemId, number>>
-  /** How many repetitions the median is over, per system. */
-  counts: Partial<Record<SystemId, number>>
-  floor?: { value: number; what: string }
-  target?: { value: number; text: string }
-}
-
-/** Reads one figure out of a workload's result. */
-type Figure<T> = (run: T) => number
-
-/**
- * A row from every system's repetitions of one workload: the median (or the sum) of `pick` over the successful
- * ones. Repetitions whose figure is not a number (a latency with no sample at all) are left out of the median.
- */
-function row<T>(
-  base: Omit<MetricRow, 'values' | 'counts'>,
-  runs: Runs<T>,
-  pick: Figure<T>,
-  combine: 'median' | 'sum' = 'median',
-): MetricRow {
-  const values: MetricRow['values'] = {}
-  const counts: MetricRow['counts'] = {}
-  for (const system of comparedSystems) {
-    const figures = successes(runs, system)
-      .map(pick)
-      .filter((figure) => typeof figure === 'number' && !Number.isNaN(figure))
-    counts[system] = figures.length
-    if (figures.length > 0)
-      values[system] = combine === 'sum' ? figures.reduce((sum, figure) => sum + figure, 0) : median(figures)
-  }
-  return { ...base, values, counts }
-}
-
-/** The median of `pick` over the raw ws relay's repetitions, if it ran this workload. */
-function floorOf<T>(runs: Runs<T>, pick: Figure<T>): number | undefined {
-  const ok = successes(runs, 'ws-relay')
-  return ok.length > 0 ? median(ok.map(pick)) : undefined
-}
 
 /** The table's rows, in workload order. */
 export function metricRows(r: RunResults): MetricRow[] {
@@ -256,7 +210,7 @@ export function metricRows(r: RunResults): MetricRow[] {
       (x: { pingsPerSecond: number }) => x.pingsPerSecond,
     ),
   )
-  rows.push(...clusterRows(r))
+  rows.push(...clusterRows(r), ...limitRows(r))
   return rows.filter((x) => Object.keys(x.values).length > 0)
 }
 

@@ -4,6 +4,8 @@ import type { SystemId } from './systems.js'
 import type { AwarenessResult } from './workloads/awareness.js'
 import type { CapacityResult } from './workloads/capacity.js'
 import type { ColdLoadResult, StoreLeftResult } from './workloads/cold-load.js'
+import type { FastClientResult } from './workloads/fast-client.js'
+import type { FloodResult } from './workloads/flood.js'
 import type { IdleMemoryResult } from './workloads/idle-memory.js'
 import type { IngestResult } from './workloads/ingest.js'
 import type { StormResult } from './workloads/reconnect-storm.js'
@@ -57,6 +59,10 @@ export interface RunResults {
     capacity: Record<string, Runs<CapacityResult>>
     error?: string
   }
+  /** Ours with its default limits (see `oursWithDefaultLimits`), as the peers. */
+  fastClient: Runs<FastClientResult>
+  /** Ours with its default limits, as the peers. */
+  flood: Runs<FloodResult>
 }
 
 export function isFailed<T>(value: T | Failed): value is Failed {

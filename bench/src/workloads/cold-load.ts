@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { cpSync, mkdtempSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRandom } from '@collab/test-support'
 import { SyncClient, type WireProtocol } from '../client.js'
+import { ClientProcess } from '../client-process.js'
 import type { ColdLoadAnswer, ColdLoadRequest } from '../cold-load-client.js'
 import type { BenchContext } from '../context.js'
 import { dirBytes } from '../proc-stats.js'
-import { freePort, type RunningSystem, startSystem, tasksetPath } from '../server-process.js'
+import { freePort, type RunningSystem, startSystem } from '../server-process.js'
 import { until } from '../stats.js'
 import type { SystemSpec } from '../systems.js'
 
@@ -33,29 +33,17 @@ const clientScript = join(dirname(fileURLToPath(import.meta.url)), '../cold-load
 
 /** Starts the cold-load client process (on the load generator's core) and hands it the expected end content. */
 export async function startColdLoadClient(endContent: string): Promise<ColdLoadClient> {
-  const nodeArgs = [clientScript]
-  const child: ChildProcess = tasksetPath
-    ? spawn(tasksetPath, ['-c', '1', process.execPath, ...nodeArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    : spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  const ask = (request: ColdLoadRequest) =>
-    new Promise<ColdLoadAnswer>((resolve, reject) => {
-      const onExit = () => reject(new Error('the cold-load client exited'))
-      child.once('exit', onExit)
-      child.once('message', (answer: ColdLoadAnswer) => {
-        child.off('exit', onExit)
-        resolve(answer)
-      })
-      child.send(request)
-    })
-  await ask({ type: 'init', endContent })
+  const child = new ClientProcess<ColdLoadRequest, ColdLoadAnswer>(clientScript)
+  child.send({ type: 'init', endContent })
+  await child.take('ready', 30_000)
   return {
     async load(url, protocol, name) {
-      const answer = await ask({ type: 'load', url, protocol, name, timeoutMs: 120_000 })
-      if (answer.type === 'error') throw new Error(answer.message)
-      if (answer.type !== 'loaded') throw new Error(`unexpected answer ${answer.type}`)
+      const timeoutMs = 120_000
+      child.send({ type: 'load', url, protocol, name, timeoutMs })
+      const answer = await child.take('loaded', timeoutMs + 10_000)
       return { ms: answer.ms, receivedMs: answer.receivedMs }
     },
-    close: () => child.kill(),
+    close: () => child.close(),
   }
 }
 
