@@ -94,7 +94,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       ...(options.maxMessageBytes !== undefined && { maxMessageBytes: options.maxMessageBytes }),
       ...(options.messagesPerSecond !== undefined && {
         messagesPerSecond: options.messagesPerSecond,
-        messageBurst: Math.ceil(options.messagesPerSecond / 4),
+        messageBurst: options.messagesPerSecond,
       }),
       ...(options.bytesPerSecond !== undefined && {
         bytesPerSecond: options.bytesPerSecond,

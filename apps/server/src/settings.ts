@@ -169,7 +169,7 @@ export const settings: readonly Setting[] = [
     flag: 'messages-per-second',
     env: 'MESSAGES_PER_SECOND',
     fallback: '20000',
-    help: 'sustained messages per connection (bursts of a quarter second); more is slowed down, not closed',
+    help: 'sustained messages per connection (bursts of a second of messages); more is slowed down, not closed',
   },
   {
     key: 'bytesPerSecond',

@@ -1,7 +1,7 @@
 import { Capability, encodeSaved } from '@collab/protocol'
 import type { Access, AuthResult } from './auth.js'
 import type { Channel } from './channel.js'
-import { InboundFlow, type InboundSink } from './inbound-flow.js'
+import { InboundFlow, type InboundSink, type LoopShare } from './inbound-flow.js'
 import { defaultLimits, type Limits } from './limits.js'
 import { kindOfEncoded, type SyncObserver } from './observer.js'
 import type { AwarenessOwner } from './room-awareness.js'
@@ -18,6 +18,8 @@ export interface ConnectionInit {
   observer?: SyncObserver
   /** Where its messages go, in order, once admitted (see {@link InboundFlow}). */
   sink: InboundSink
+  /** Shared by the connections of one server, so they take turns fairly (see {@link InboundFlow}). */
+  loop?: LoopShare
 }
 
 /**
@@ -60,7 +62,7 @@ export class Connection implements AwarenessOwner {
     this.docName = init.docName
     this.remoteAddress = init.remoteAddress
     this.observer = init.observer ?? {}
-    this.inbound = new InboundFlow(init.channel, limits, init.sink, this.openedAt)
+    this.inbound = new InboundFlow(init.channel, limits, init.sink, this.openedAt, init.loop)
     this.acks = new SaveAcks((count) => this.send(encodeSaved(count)))
   }
 
@@ -175,6 +177,11 @@ export class Connection implements AwarenessOwner {
     if (this.isClosed || !this.channel.isOpen) return false
     this.channel.send(message)
     return true
+  }
+
+  /** Whether more messages of the read being handled are waiting for the connection's next turn (InboundFlow). */
+  get midRead(): boolean {
+    return this.inbound.midRead
   }
 
   /** Bytes waiting to be sent to the client. */

@@ -24,6 +24,14 @@ const queuePollMs = 20
  */
 const turnMs = 2
 const messagesPerTurn = 64
+/** How long after another connection's last message it still counts as active (see InboundFlow.othersActive). */
+const othersActiveMs = 100
+
+/** What the connections of one server share to take turns fairly: a count of the messages all of them handled. */
+export class LoopShare {
+  delivered = 0
+}
+
 /**
  * A connection held back by its budget resumes once it has this long's worth of budget, rather than as soon as it is
  * out of debt: woken up for every message, a flood at the rate limit would cost a timer, a transaction, a relayed
@@ -47,25 +55,42 @@ export class InboundFlow {
   private head = 0
   private hold: InboundHold | null = 'admission'
   private paused = false
-  private timer: NodeJS.Timeout | null = null
+  private timer: { kind: 'timeout'; handle: NodeJS.Timeout } | { kind: 'immediate'; handle: NodeJS.Immediate } | null =
+    null
   private throttledSince = 0
   /** Total time held back by the budget. */
   private throttledMs = 0
   private readonly messages: TokenBucket
   private readonly byteBudget: TokenBucket
   private stopped = false
+  /** Messages this connection handled. */
+  private ownDelivered = 0
   /** Messages handled in the current task, and when it started handling them ({@link turnMs}). */
   private handledThisTurn = 0
   private turnStartedAt = 0
+
+  /** Messages handled from other connections, as last seen at the end of this one's turn. */
+  private othersSeen = 0
+  private othersActiveAt = Number.NEGATIVE_INFINITY
 
   constructor(
     private readonly channel: Channel,
     private readonly limits: Limits,
     private readonly sink: InboundSink,
     now: number,
+    /** Shared by every connection of a server: how many messages all of them handled. */
+    private readonly loop: LoopShare = new LoopShare(),
   ) {
     this.messages = new TokenBucket(limits.messagesPerSecond, limits.messageBurst, now)
     this.byteBudget = new TokenBucket(limits.bytesPerSecond, limits.byteBurst, now)
+  }
+
+  /**
+   * Whether the connection only yielded its turn with messages of the same read still waiting ([SU4]): the room may
+   * keep collecting its updates into one transaction rather than apply them at the end of every turn.
+   */
+  get midRead(): boolean {
+    return this.hold === 'turn' && this.waiting > 0
   }
 
   /** Messages waiting in the inbox. */
@@ -79,6 +104,8 @@ export class InboundFlow {
     if (this.hold === null && this.waiting === 0) {
       this.byteBudget.charge(bytes, Date.now())
       this.countTurn()
+      this.loop.delivered++
+      this.ownDelivered++
       this.sink.deliver(data, bytes)
       this.afterDelivery()
       return
@@ -124,8 +151,7 @@ export class InboundFlow {
     }
     this.inbox = []
     this.head = 0
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
+    this.cancelTimer()
   }
 
   /** Decides, after a message was handled directly, whether the next ones must wait. */
@@ -152,12 +178,37 @@ export class InboundFlow {
     if (hold === 'budget' && this.hold !== 'budget') this.throttledSince = now
     this.hold = hold
     this.pause()
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => {
+    this.cancelTimer()
+    const resume = () => {
       this.timer = null
       this.handledThisTurn = 0
       this.drain()
-    }, ms)
+    }
+    this.timer =
+      ms === 0 && !this.othersActive()
+        ? { kind: 'immediate', handle: setImmediate(resume) }
+        : { kind: 'timeout', handle: setTimeout(resume, ms) }
+  }
+
+  /**
+   * Whether other connections handled messages lately. Then a turn ends with a timer, which leaves the event loop at
+   * least a millisecond for them (a third of the time when this connection's turns take two); otherwise with
+   * setImmediate, so that a client alone on the server is not slowed by turns it takes from nobody.
+   */
+  private othersActive(): boolean {
+    const now = performance.now()
+    const others = this.loop.delivered - this.ownDelivered
+    if (others !== this.othersSeen) {
+      this.othersSeen = others
+      this.othersActiveAt = now
+    }
+    return now - this.othersActiveAt < othersActiveMs
+  }
+
+  private cancelTimer(): void {
+    if (this.timer?.kind === 'immediate') clearImmediate(this.timer.handle)
+    else if (this.timer?.kind === 'timeout') clearTimeout(this.timer.handle)
+    this.timer = null
   }
 
   /** Handles waiting messages until one must wait again, then resumes reading when none waits. */
@@ -184,6 +235,8 @@ export class InboundFlow {
       this.head++
       this.byteBudget.charge(next.bytes, now)
       this.countTurn()
+      this.loop.delivered++
+      this.ownDelivered++
       this.sink.deliver(next.data, next.bytes)
     }
     if (!this.stopped && this.paused) {

@@ -214,7 +214,10 @@ export class Room implements ProtocolRoom {
 
   /** Removes a connection (closed, died or dropped) and announces that its people left. */
   remove(conn: Connection): void {
-    if (!this.connections.delete(conn)) return
+    if (!this.connections.has(conn)) return
+    // What it sent before it left is applied like anyone's (a batch may be waiting for the rest of its read).
+    this.sync.applyPendingUpdates()
+    this.connections.delete(conn)
     const removal = this.awareness.removeOwnedBy(conn)
     if (removal) {
       this.broadcast(encodeAwareness(removal), null)

@@ -9,6 +9,7 @@ import { Admission, docNameFromUrl, type Refusal } from './admission.js'
 import { type AuthResult, collabSubprotocol } from './auth.js'
 import { Connection } from './connection.js'
 import { createExceptionSink, type ExceptionSink, guarded, guardObserver } from './exception-sink.js'
+import { LoopShare } from './inbound-flow.js'
 import { defaultLimits, type Limits } from './limits.js'
 import { judgeConnection } from './liveness.js'
 import { type ResolvedSyncServerOptions, type SyncServerOptions, syncServerDefaults } from './options.js'
@@ -98,6 +99,7 @@ class SyncServerImpl implements SyncServer {
   /** Every open connection, and the room of those that were admitted. */
   private readonly connections = new Map<Connection, Room | null>()
   private readonly sweepTimer: NodeJS.Timeout
+  private readonly loop = new LoopShare()
   private closing: Promise<void> | null = null
 
   constructor(
@@ -212,6 +214,7 @@ class SyncServerImpl implements SyncServer {
       remoteAddress: address,
       limits: this.options.limits,
       observer: this.options.observer,
+      loop: this.loop,
       sink: {
         deliver: (data, bytes) => this.deliver(conn, data, bytes),
         overBudgetTooLong: () => this.refuse(conn, CloseCode.RateLimited, 'over the rate limit for too long'),
