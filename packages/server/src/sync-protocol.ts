@@ -49,6 +49,9 @@ export interface ProtocolRoom {
  */
 const maxUpdatesPerBatch = 2_048
 
+/** Sync step 2 answers at least this large are kept for a repeated request while the document is unchanged. */
+const cachedAnswerBytes = 64 * 1024
+
 /** The least time between two requests for missing content to one connection ([SY4]). */
 const askAgainAfterMs = 1_000
 
@@ -152,7 +155,8 @@ export class YjsSyncProtocol {
     const key = Buffer.from(stateVector).toString('latin1')
     if (this.lastAnswer?.stateVector === key) return this.lastAnswer.message
     const message = encodeSyncStep2(Y.encodeStateAsUpdate(this.room.doc, stateVector))
-    this.lastAnswer = { stateVector: key, message }
+    // Only answers worth encoding once are kept: an idle room would otherwise hold a copy of its document.
+    this.lastAnswer = message.length >= cachedAnswerBytes ? { stateVector: key, message } : null
     return message
   }
 
