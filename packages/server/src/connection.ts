@@ -50,6 +50,8 @@ export class Connection implements AwarenessOwner {
   /** Bytes queued for sending at the last look, and since when they have been over the bound. */
   private queuedAtLastLook = 0
   private queueOverSince: number | null = null
+  /** When the server last asked this client for content its updates depend on ([SY4]). */
+  private askedForMissingAt = Number.NEGATIVE_INFINITY
   private resolveClosed: () => void = () => undefined
   /** Resolves when the channel has closed (the closing handshake ended, or the transport dropped). */
   readonly whenClosed = new Promise<void>((resolve) => {
@@ -192,6 +194,13 @@ export class Connection implements AwarenessOwner {
   /** The first `count` document messages are stored; sends `Saved` once per write ([SA1]). */
   acknowledgeSaved(count: number): void {
     if (this.wantsSaveAck) this.acks.stored(count)
+  }
+
+  /** Whether the server may ask this client again for missing content at `now` (at most once per `intervalMs`). */
+  mayAskForMissing(now: number, intervalMs: number): boolean {
+    if (now - this.askedForMissingAt < intervalMs) return false
+    this.askedForMissingAt = now
+    return true
   }
 
   /** Document message `seq` was not stored (its dependencies are missing, [SY4]): acknowledgements stop below it. */

@@ -71,7 +71,6 @@ export class YjsSyncProtocol {
   } | null = null
   /** The last sync step 2 answer and the state vector it answered, while the document is unchanged ([LM6]). */
   private lastAnswer: { stateVector: string; message: Uint8Array } | null = null
-  private readonly askedAt = new WeakMap<Connection, number>()
   /** Whether the end of the current task will apply the batch (or see that it may wait for the rest of the read). */
   private applyScheduled = false
 
@@ -261,9 +260,7 @@ export class YjsSyncProtocol {
 
   /** Asks a connection, with sync step 1, for the content its updates depend on ([SY4]); at most once a second. */
   private askForMissing(conn: Connection): void {
-    const now = Date.now()
-    if (now - (this.askedAt.get(conn) ?? 0) < askAgainAfterMs) return
-    this.askedAt.set(conn, now)
+    if (!conn.mayAskForMissing(Date.now(), askAgainAfterMs)) return
     this.room.logger.info({ doc: this.room.name, conn: conn.id }, 'update depends on missing content; asked for it')
     conn.send(encodeSyncStep1(Y.encodeStateVector(this.room.doc)))
   }

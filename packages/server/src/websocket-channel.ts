@@ -10,32 +10,44 @@ export function createWebSocketChannel(ws: WebSocket, events: ChannelEvents): Ch
   ws.on('pong', () => events.alive())
   ws.on('error', (err) => events.error(err))
   ws.on('close', (code) => events.closed(code))
-  return {
-    get isOpen() {
-      return ws.readyState === ws.OPEN
-    },
-    get queuedBytes() {
-      return ws.bufferedAmount
-    },
-    send(message) {
-      if (ws.readyState === ws.OPEN) ws.send(message, { binary: true })
-    },
-    pauseReading() {
-      ws.pause()
-    },
-    resumeReading() {
-      ws.resume()
-    },
-    probe() {
-      if (ws.readyState === ws.OPEN) ws.ping()
-    },
-    close(code, reason) {
-      // Close reasons are limited to 123 bytes by the WebSocket protocol.
-      ws.close(code, reason.slice(0, 120))
-    },
-    terminate() {
-      ws.terminate()
-    },
+  return new WebSocketChannel(ws)
+}
+
+/** A class rather than an object of closures: one of these lives as long as every connection. */
+class WebSocketChannel implements Channel {
+  constructor(private readonly ws: WebSocket) {}
+
+  get isOpen(): boolean {
+    return this.ws.readyState === this.ws.OPEN
+  }
+
+  get queuedBytes(): number {
+    return this.ws.bufferedAmount
+  }
+
+  send(message: Uint8Array): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(message, { binary: true })
+  }
+
+  pauseReading(): void {
+    this.ws.pause()
+  }
+
+  resumeReading(): void {
+    this.ws.resume()
+  }
+
+  probe(): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping()
+  }
+
+  close(code: number, reason: string): void {
+    // Close reasons are limited to 123 bytes by the WebSocket protocol.
+    this.ws.close(code, reason.slice(0, 120))
+  }
+
+  terminate(): void {
+    this.ws.terminate()
   }
 }
 
