@@ -1,4 +1,5 @@
 import { encodeAwareness } from '@collab/protocol'
+import { deleteSetUpdate } from '@collab/test-support'
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 
@@ -21,26 +22,6 @@ export function rawAwarenessMessage(clientID: number, clock: number, stateJson: 
   encoding.writeVarUint(update, clock)
   encoding.writeVarString(update, stateJson)
   return encodeAwareness(encoding.toUint8Array(update))
-}
-
-/**
- * A Yjs update (v1 encoding, as y-websocket sends) that adds nothing and deletes, for each client, the given
- * `[clock, length]` ranges: a valid update that can name clocks nobody has written yet.
- */
-export function deleteSetUpdate(ranges: ReadonlyMap<number, ReadonlyArray<readonly [number, number]>>): Uint8Array {
-  const encoder = encoding.createEncoder()
-  // No structs.
-  encoding.writeVarUint(encoder, 0)
-  encoding.writeVarUint(encoder, ranges.size)
-  for (const [client, list] of ranges) {
-    encoding.writeVarUint(encoder, client)
-    encoding.writeVarUint(encoder, list.length)
-    for (const [clock, length] of list) {
-      encoding.writeVarUint(encoder, clock)
-      encoding.writeVarUint(encoder, length)
-    }
-  }
-  return encoding.toUint8Array(encoder)
 }
 
 /**

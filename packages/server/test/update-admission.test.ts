@@ -1,6 +1,6 @@
 import { CloseCode, encodeSyncStep2, encodeSyncUpdate } from '@collab/protocol'
 import { MemoryDocStore } from '@collab/storage'
-import * as encoding from 'lib0/encoding'
+import { deleteSetUpdate } from '@collab/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { defaultLimits } from '../src/limits.js'
@@ -9,20 +9,6 @@ import { RawClient, roomText, roundTrip, startTestServer, stockClient, synced, T
 
 const teardown = new Teardown()
 afterEach(() => teardown.run())
-
-/** A hand-written update: no structs, and a delete set of `ranges` for `client`. */
-function deleteSetUpdate(client: number, ranges: Array<[clock: number, len: number]>): Uint8Array {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, 0)
-  encoding.writeVarUint(encoder, 1)
-  encoding.writeVarUint(encoder, client)
-  encoding.writeVarUint(encoder, ranges.length)
-  for (const [clock, len] of ranges) {
-    encoding.writeVarUint(encoder, clock)
-    encoding.writeVarUint(encoder, len)
-  }
-  return encoding.toUint8Array(encoder)
-}
 
 /** Two updates of one writer: the second depends on the first. */
 function dependentUpdates(): { first: Uint8Array; second: Uint8Array; text: string } {
@@ -46,7 +32,7 @@ describe('[SY4] updates whose dependencies the server lacks', () => {
       return result.decoded
     }
     expect(admitUpdate(doc, second, decode(second), null)).toMatchObject({ ok: false, refusal: { kind: 'missing' } })
-    const deletion = deleteSetUpdate(12345, [[0, 100_000]])
+    const deletion = deleteSetUpdate(new Map([[12345, [[0, 100_000]]]]))
     expect(admitUpdate(doc, deletion, decode(deletion), null)).toMatchObject({
       ok: false,
       refusal: { kind: 'missing' },
@@ -82,7 +68,7 @@ describe('[SY4] updates whose dependencies the server lacks', () => {
     const attacker = await RawClient.connect(`${server.url}/phantom`, teardown)
     const ranges: Array<[number, number]> = []
     for (let i = 0; i < 20_000; i++) ranges.push([i * 2, 1])
-    attacker.send(encodeSyncUpdate(deleteSetUpdate(424242, ranges)))
+    attacker.send(encodeSyncUpdate(deleteSetUpdate(new Map([[424242, ranges]]))))
     await roundTrip(attacker)
     const room = server.sync.getRoom('phantom')
     expect(room?.doc.store.pendingDs).toBeNull()
@@ -111,7 +97,7 @@ describe('[LM7] bounds on one update', () => {
     const attacker = await RawClient.connect(`${server.url}/ranges`, teardown)
     const ranges: Array<[number, number]> = []
     for (let i = 0; i < 101; i++) ranges.push([i * 2, 1])
-    attacker.send(encodeSyncUpdate(deleteSetUpdate(clientID, ranges)))
+    attacker.send(encodeSyncUpdate(deleteSetUpdate(new Map([[clientID, ranges]]))))
     expect(await attacker.waitForClose()).toBe(CloseCode.BadMessage)
     expect(attacker.closeEvent?.reason).toContain('101 delete ranges in one update, at most 100 allowed')
     expect(roomText(server, 'ranges')).toBe('x'.repeat(500))

@@ -11,4 +11,5 @@ export { type ServerProcess, type ServerProcessOptions, serverCli, startServerPr
 export { type BlackholeOptions, type LinkConditions, TcpProxy } from './tcp-proxy.js'
 export { Teardown } from './teardown.js'
 export { type EditingTrace, loadTrace, replayTrace, traceDirs, utf16Index } from './traces.js'
+export { deleteSetUpdate } from './updates.js'
 export { waitFor } from './wait-for.js'
