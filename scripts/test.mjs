@@ -98,6 +98,8 @@ env.NGINX_PATH = ensureNginx()
 run('build', 'npx', ['turbo', 'run', 'build', '--output-logs=errors-only'])
 run('lint', 'npx', ['biome', 'check', '.'])
 run('typecheck', 'npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-only'])
+// The examples install our packages from their `npm pack` tarballs, as an outside app would (about 30 s).
+run('examples: packed tarballs installed and built', 'node', ['scripts/build-examples.mjs'])
 run('unit and integration tests', 'npx', ['turbo', 'run', 'test', '--concurrency=1', '--output-logs=new-only'])
 run('scripts', 'node', ['--test', 'scripts/check-dockerfile.test.mjs'])
 run('Dockerfile: runtime layout built and started without Docker', 'node', ['scripts/check-dockerfile.mjs'])

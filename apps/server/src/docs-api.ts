@@ -113,7 +113,8 @@ export async function sendDocument(ctx: HttpContext, request: RouteRequest): Pro
   }
   if (state === null) return sendJson(res, 404, { error: 'no such document' })
   // User content: nosniff keeps browsers from rendering a document that looks like HTML as a page of this origin.
-  const headers = { 'cache-control': 'no-store', vary: 'accept', 'x-content-type-options': 'nosniff' }
+  // Vary names Origin too: the API's CORS headers depend on it (http-cors.ts).
+  const headers = { 'cache-control': 'no-store', vary: 'Accept, Origin', 'x-content-type-options': 'nosniff' }
   if (type === stateType) {
     res.writeHead(200, { ...headers, 'content-type': stateType, 'content-length': String(state.length) })
     res.end(state)

@@ -3,6 +3,7 @@ import { clientAddress } from '@collab/server'
 import { sendClientConfig, sendDevToken } from './client-api.js'
 import { deleteDocument, postUpdate, sendDocList, sendDocument } from './docs-api.js'
 import type { HttpContext, RequestInfo, RouteHandler, RouteParams, RouteRequest } from './http-context.js'
+import { allowCrossOrigin, isPreflight, sendPreflight } from './http-cors.js'
 import { ClientGoneError, pathOf, requestIdOf, sendJson } from './http-io.js'
 import { sendHealth, sendMetrics, sendReadiness } from './operator-api.js'
 import { refusalOf, sendRefusal } from './request-guard.js'
@@ -122,10 +123,25 @@ function logRequest(
 /** The guard's refusal, a route of the table, a 405 or 404, or else the web app. */
 function routingOf(ctx: HttpContext, req: IncomingMessage): Routing {
   const pathname = pathOf(req)
+  const api = pathname.startsWith('/api/')
   // A page of another site can send simple requests (a text/plain POST) without a CORS preflight: the API checks
   // its Origin. The web app's files may be embedded by any site.
-  const refusal = refusalOf(req, ctx.policy, pathname.startsWith('/api/'))
+  const refusal = refusalOf(req, ctx.policy, api)
   if (refusal) return { label: 'refused', handle: (_, { res }) => sendRefusal(res, refusal), params: {} }
+  const routing = routeOf(req, pathname)
+  if (!api) return routing
+  // Past the guard, an API request's origin is allowed: its page may read the answer, whatever the status.
+  return {
+    ...routing,
+    handle: (context, request) => {
+      allowCrossOrigin(request.req, request.res)
+      return routing.handle(context, request)
+    },
+  }
+}
+
+/** The route of the table for `pathname`, a CORS preflight, a 405 or 404, or else the web app. */
+function routeOf(req: IncomingMessage, pathname: string): Routing {
   const method = req.method ?? ''
   let pathFound: RouteLabel | null = null
   const allowed: string[] = []
@@ -137,6 +153,9 @@ function routingOf(ctx: HttpContext, req: IncomingMessage): Routing {
     allowed.push(route.method)
   }
   if (pathFound !== null) {
+    if (isPreflight(req)) {
+      return { label: pathFound, handle: (_, { res }) => sendPreflight(req, res, allowed), params: {} }
+    }
     const allow = allowed.join(', ')
     return { label: pathFound, handle: (_, { res }) => sendMethodNotAllowed(res, allow), params: {} }
   }

@@ -129,9 +129,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   // Requests with `Expect: 100-continue` come here instead of `request`; the handler refuses a body announced too
   // large before the client sends it, and sends "100 Continue" itself otherwise.
   http.on('checkContinue', handler)
-  // The Host and Origin checks come before the engine sees an upgrade, as before every HTTP route ([SD1], [SD2]).
+  // The Host check comes before the engine sees an upgrade, as before every HTTP route ([SD1]). The Origin check
+  // ([SD2], [OR1]) is the engine's, with the same allowlist: it opens the WebSocket and closes it with 4403, a code
+  // the refused page can read, where an HTTP 403 would look to it like a network failure.
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const refusal = refusalOf(req, policy, true)
+    const refusal = refusalOf(req, policy, false)
     if (refusal === null) return sync.handleUpgrade(req, socket, head)
     logger.warn(
       { host: req.headers.host, origin: req.headers.origin, remote: clientAddress(req, trustedProxies) },

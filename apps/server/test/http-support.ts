@@ -170,16 +170,26 @@ export function rawRequest(
   })
 }
 
-/** Opens a WebSocket with the given headers: `'open'` once it is, or the HTTP answer that refused it. */
+/** A WebSocket the server opened, then closed before sending anything: how a browser learns why it was refused. */
+export interface ClosedAnswer {
+  closeCode: number
+  reason: string
+}
+
+/**
+ * Opens a WebSocket with the given headers: `'open'` once the server has sent it a first message (it was admitted
+ * to the document), the close code when it was closed before that, or the HTTP answer that refused the upgrade.
+ */
 export function upgrade(
   server: RunningServer,
   docName: string,
   headers: Record<string, string> = {},
-): Promise<'open' | RawAnswer> {
+): Promise<'open' | RawAnswer | ClosedAnswer> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/${encodeURIComponent(docName)}`, { headers })
     teardown.defer(() => ws.terminate())
-    ws.once('open', () => resolve('open'))
+    ws.once('message', () => resolve('open'))
+    ws.once('close', (closeCode, reason) => resolve({ closeCode, reason: reason.toString() }))
     ws.once('unexpected-response', (_req, res) => {
       let body = ''
       res.setEncoding('utf8')

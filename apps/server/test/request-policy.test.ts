@@ -62,15 +62,17 @@ describe('[SD1] the Host header must name this server', () => {
   })
 })
 
+/** How the server closes the WebSocket of a page whose origin it refuses: 4403, which the page can read. */
+const refusedOrigin = { closeCode: 4403, reason: 'origin not allowed (--allowed-origins)' }
+
 describe('[SD2] without an origin allowlist, only the same origin and loopback origins', () => {
-  it('a page of another site cannot open a document; loopback and same-origin pages can', async () => {
+  it('a page of another site cannot open a document, and can read why; loopback and same-origin pages can', async () => {
     const server = await start()
-    const refused = await upgrade(server, 'doc', { origin: 'https://evil.example' })
-    expect(refused).toMatchObject({ status: 403, body: expect.stringMatching(/--allowed-origins \/ ALLOWED_ORIGINS/) })
-    expect(server.logs.find((line) => line.msg === 'upgrade refused: origin not allowed')).toMatchObject({
-      origin: 'https://evil.example',
+    expect(await upgrade(server, 'doc', { origin: 'https://evil.example' })).toEqual(refusedOrigin)
+    expect(server.logs.find((line) => line.msg === 'connection refused')).toMatchObject({
+      error: 'origin not allowed (--allowed-origins)',
     })
-    expect(await upgrade(server, 'doc', { origin: 'null' })).toMatchObject({ status: 403 })
+    expect(await upgrade(server, 'doc', { origin: 'null' })).toEqual(refusedOrigin)
     for (const origin of ['http://localhost:5173', 'https://app.localhost', 'http://127.0.0.1:3000', server.url]) {
       expect(await upgrade(server, 'doc', { origin }), origin).toBe('open')
     }
@@ -78,13 +80,13 @@ describe('[SD2] without an origin allowlist, only the same origin and loopback o
     const named = await start({ allowedHosts: ['collab.example.com'] })
     const headers = { host: 'collab.example.com', origin: 'https://collab.example.com' }
     expect(await upgrade(named, 'doc', headers)).toBe('open')
-    expect(await upgrade(named, 'doc', { ...headers, origin: 'https://collab.example.com:8443' })).toMatchObject({
-      status: 403,
-    })
+    expect(await upgrade(named, 'doc', { ...headers, origin: 'https://collab.example.com:8443' })).toEqual(
+      refusedOrigin,
+    )
     // Clients that send no Origin (not browsers) are not affected.
     expect(await upgrade(named, 'doc', { host: 'collab.example.com' })).toBe('open')
     const metrics = (await rawRequest(server, '/metrics')).body
-    expect(sample(metrics, 'collab_connections_refused_total', { reason: 'origin', code: '403' })).toBe(2)
+    expect(sample(metrics, 'collab_connections_refused_total', { reason: 'origin', code: '4403' })).toBe(2)
   })
 
   it('the HTTP API refuses another site: a simple cross-site POST changes nothing', async () => {
@@ -114,11 +116,72 @@ describe('[SD2] without an origin allowlist, only the same origin and loopback o
   it('[OR1] with an allowlist, exactly its origins, loopback or not', async () => {
     const server = await start({ allowedOrigins: ['https://app.example'] })
     expect(await upgrade(server, 'doc', { origin: 'https://app.example' })).toBe('open')
-    expect(await upgrade(server, 'doc', { origin: 'http://localhost:5173' })).toMatchObject({ status: 403 })
-    expect(await upgrade(server, 'doc', { origin: server.url })).toMatchObject({ status: 403 })
+    expect(await upgrade(server, 'doc', { origin: 'http://localhost:5173' })).toEqual(refusedOrigin)
+    expect(await upgrade(server, 'doc', { origin: server.url })).toEqual(refusedOrigin)
     const api = (origin: string) => rawRequest(server, '/api/docs', { headers: { origin } })
     expect((await api('https://app.example')).status).toBe(200)
     expect((await api('http://localhost:5173')).status).toBe(403)
+  })
+})
+
+describe('[OR1] CORS: pages of the allowed origins may read the API', () => {
+  const app = 'https://app.example'
+
+  it('answers an allowed origin with its own name, never `*`, on success and on errors', async () => {
+    const server = await start({ allowedOrigins: [app] })
+    await rawRequest(server, '/api/docs/shared/updates', postUpdate({ origin: app }))
+    for (const [path, status] of [
+      ['/api/docs', 200],
+      ['/api/docs/shared', 200],
+      ['/api/docs/missing', 404],
+      ['/api/nothing', 404],
+    ] as const) {
+      const answer = await rawRequest(server, path, { headers: { origin: app } })
+      expect(answer.status, path).toBe(status)
+      expect(answer.headers['access-control-allow-origin'], path).toBe(app)
+      expect(answer.headers['access-control-expose-headers'], path).toMatch(/x-request-id/)
+      expect(answer.headers.vary, path).toMatch(/Origin/)
+      expect(answer.headers['access-control-allow-credentials'], path).toBeUndefined()
+    }
+    // Not a browser: nothing to allow.
+    expect((await rawRequest(server, '/api/docs')).headers['access-control-allow-origin']).toBeUndefined()
+    // Outside the API (probes, the web app) there is no CORS.
+    expect((await rawRequest(server, '/healthz')).headers['access-control-allow-origin']).toBeUndefined()
+  })
+
+  it('answers the preflight of a write with the methods of that path; another origin gets 403 without CORS', async () => {
+    const server = await start({ allowedOrigins: [app] })
+    const preflight = (path: string, origin: string, method: string) =>
+      rawRequest(server, path, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': method,
+          'access-control-request-headers': 'authorization, content-type',
+        },
+      })
+    const post = await preflight('/api/docs/shared/updates', app, 'POST')
+    expect(post.status).toBe(204)
+    expect(post.headers['access-control-allow-origin']).toBe(app)
+    expect(post.headers['access-control-allow-methods']).toBe('POST')
+    expect(post.headers['access-control-allow-headers']).toMatch(/authorization.*content-type/)
+    const doc = await preflight('/api/docs/shared', app, 'DELETE')
+    expect(doc.headers['access-control-allow-methods']).toBe('GET, DELETE')
+
+    const evil = await preflight('/api/docs/shared/updates', 'https://evil.example', 'POST')
+    expect(evil.status).toBe(403)
+    expect(evil.headers['access-control-allow-origin']).toBeUndefined()
+    // The write the preflight asked about then works from the allowed origin, with its CORS header.
+    const write = await rawRequest(server, '/api/docs/shared/updates', postUpdate({ origin: app }))
+    expect(write.status).toBe(204)
+    expect(write.headers['access-control-allow-origin']).toBe(app)
+  })
+
+  it('without an allowlist, the loopback origins of local development', async () => {
+    const server = await start()
+    const local = await rawRequest(server, '/api/docs', { headers: { origin: 'http://localhost:5173' } })
+    expect(local.headers['access-control-allow-origin']).toBe('http://localhost:5173')
+    expect((await rawRequest(server, '/api/docs', { headers: { origin: 'https://evil.example' } })).status).toBe(403)
   })
 })
 

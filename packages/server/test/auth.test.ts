@@ -25,7 +25,6 @@ import {
   type TestServer,
   textOfUpdates,
   UpdateSource,
-  upgradeStatus,
   waitFor,
 } from './helpers.js'
 
@@ -229,7 +228,9 @@ describe('[AU1] authentication before anything is handled', () => {
     }
     const badName = await RawClient.connect(viaQuery(tokens.good, '%00'), teardown)
     expect(await badName.waitForClose()).toBe(CloseCode.UnknownDocument)
-    expect(await upgradeStatus(viaQuery(tokens.good), { origin: 'https://evil.example' })).toBe(403)
+    // A refused origin is told so before the auth hook runs, even with a good token.
+    const foreign = await RawClient.connect(viaQuery(tokens.good), teardown, { origin: 'https://evil.example' })
+    expect(await foreign.waitForClose()).toBe(CloseCode.Forbidden)
     await waitFor('every connection to be forgotten', () => server.sync.connectionCount === 0)
 
     // Every path above logged something; none of it may carry a token.

@@ -50,13 +50,27 @@ async function expectUnaffected(server: TestServer, client: StockClient & { clos
 }
 
 describe('[OR1] origin allowlist', () => {
-  it('[OR1] a foreign Origin gets HTTP 403 and no WebSocket; an allowed one and none pass', async () => {
+  /** The close code a browser page on `origin` would read: the WebSocket opens, then closes before any message. */
+  async function closeCodeFor(url: string, options: Parameters<typeof RawClient.connect>[2]): Promise<number> {
+    const client = await RawClient.connect(url, teardown, options)
+    const code = await client.waitForClose()
+    expect(client.messagesOf('sync-step-1'), 'a refused origin must not be sent the document').toHaveLength(0)
+    return code
+  }
+
+  it('[OR1] a foreign Origin is closed with 4403 before any message; an allowed one and none pass', async () => {
     const { logger, lines } = capturingLogger()
+    const refusals: string[] = []
     const server = await startTestServer(
-      { store: new MemoryDocStore(), logger, allowedOrigins: ['https://app.example', 'http://localhost:5173'] },
+      {
+        store: new MemoryDocStore(),
+        logger,
+        allowedOrigins: ['https://app.example', 'http://localhost:5173'],
+        observer: { connectionRefused: (reason, code) => refusals.push(`${reason}:${code}`) },
+      },
       teardown,
     )
-    for (const origin of [
+    const refused = [
       'https://evil.example',
       // Look-alikes of an allowed origin: another scheme, port, a suffix, a trailing slash.
       'http://app.example',
@@ -65,31 +79,46 @@ describe('[OR1] origin allowlist', () => {
       'https://app.example/',
       // Sandboxed iframes and file:// pages send the literal "null".
       'null',
-    ]) {
-      expect(await upgradeStatus(`${server.url}/doc`, { origin }), origin).toBe(403)
+    ]
+    // Concurrent upgrades, refused and allowed mixed, each get their own verdict.
+    const codes = await Promise.all(
+      [...refused, 'https://app.example'].map((origin) => RawClient.connect(`${server.url}/doc`, teardown, { origin })),
+    )
+    const allowedAmongThem = codes.pop()
+    for (const [index, client] of codes.entries()) {
+      expect(await client.waitForClose(), refused[index]).toBe(CloseCode.Forbidden)
+      expect(client.messagesOf('sync-step-1')).toHaveLength(0)
     }
-    expect(server.sync.connectionCount).toBe(0)
-    expect(server.sync.roomCount).toBe(0)
-    expect(lines.filter((line) => line.msg === 'upgrade refused: origin not allowed')).toHaveLength(6)
+    await waitFor(
+      'the allowed origin among them to be greeted',
+      () => allowedAmongThem?.messagesOf('sync-step-1').length === 1,
+    )
+    expect(refusals).toEqual(refused.map(() => 'origin:4403'))
+    const logged = lines.filter((line) => line.msg === 'connection refused')
+    expect(logged.map((line) => (line as { error?: string }).error)).toEqual(
+      refused.map(() => 'origin not allowed (--allowed-origins)'),
+    )
+    expect(await closeCodeFor(`${server.url}/doc`, { origin: 'https://evil.example' })).toBe(CloseCode.Forbidden)
 
-    const allowed = await RawClient.connect(`${server.url}/doc`, teardown, { origin: 'https://app.example' })
-    await waitFor('the allowed origin to be greeted', () => allowed.messagesOf('sync-step-1').length === 1)
     // Non-browser clients send no Origin header at all.
     const noOrigin = await RawClient.connect(`${server.url}/doc`, teardown)
     await waitFor('the origin-less client to be greeted', () => noOrigin.messagesOf('sync-step-1').length === 1)
+    await waitFor('only the admitted connections to remain', () => server.sync.connectionCount === 2)
   })
 
   it("[OR1] without an allowlist only the server's own origin and loopback origins may connect", async () => {
     const server = await startTestServer({ store: new MemoryDocStore() }, teardown)
     const port = new URL(server.url).port
-    expect(await upgradeStatus(`${server.url}/doc`, { origin: 'https://anywhere.example' })).toBe(403)
+    const url = `${server.url}/doc`
+    expect(await closeCodeFor(url, { origin: 'https://anywhere.example' })).toBe(CloseCode.Forbidden)
     // A page on another port of this machine is another origin, but a loopback one: local development.
-    expect(await upgradeStatus(`${server.url}/doc`, { origin: 'http://localhost:5173' })).toBe(101)
-    expect(await upgradeStatus(`${server.url}/doc`, { origin: `http://127.0.0.1:${port}` })).toBe(101)
+    expect(await upgradeStatus(url, { origin: 'http://localhost:5173' })).toBe(101)
+    expect(await upgradeStatus(url, { origin: `http://127.0.0.1:${port}` })).toBe(101)
     // Served under a public name, the page's own origin names the same host and port as the request.
     const sameOrigin = { origin: 'https://docs.example:8443', headers: { host: 'docs.example:8443' } }
-    expect(await upgradeStatus(`${server.url}/doc`, sameOrigin)).toBe(101)
-    expect(await upgradeStatus(`${server.url}/doc`, { ...sameOrigin, origin: 'https://evil.example:8443' })).toBe(403)
+    const greeted = await RawClient.connect(url, teardown, sameOrigin)
+    await waitFor('the same-origin page to be greeted', () => greeted.messagesOf('sync-step-1').length === 1)
+    expect(await closeCodeFor(url, { ...sameOrigin, origin: 'https://evil.example:8443' })).toBe(CloseCode.Forbidden)
   })
 })
 
