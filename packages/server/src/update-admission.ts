@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { countUpdate } from './update-census.js'
+import { countUpdate, readUpdateShape, type StructShape, type UpdateCensus, type UpdateShape } from './update-census.js'
 
 /** Bounds on one update from outside ([LM7]); far beyond what any editor or import sends. */
 export interface UpdateBounds {
@@ -9,8 +9,11 @@ export interface UpdateBounds {
   maxDeleteRangesPerUpdate: number
 }
 
-/** A decoded update from outside, checked without looking at any document. */
-export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>
+/**
+ * An update from outside as admission reads it: its structs and delete set, without content (see
+ * {@link readUpdateShape}).
+ */
+export type DecodedUpdate = UpdateShape
 
 /** Why an update from outside is not applied. */
 export type UpdateRefusal =
@@ -36,43 +39,80 @@ export class UpdateRefusedError extends Error {
 /**
  * Decodes an update and applies the checks that do not depend on the document ([PR2], [LM7]). Yjs integrates an
  * update's structs before it reads its delete set, so a delete set it fails on would throw after part of the update
- * was applied, relayed and stored: decoding it fully first keeps out a truncated one. Empty delete ranges are
+ * was applied, relayed and stored: reading it fully first keeps out a truncated one. Empty delete ranges are
  * refused because Yjs reads them, then fails on them only when they point past what the document has.
+ *
+ * One walk over the bytes counts and reads what admission needs ({@link readUpdateShape}); only bytes it does not
+ * vouch for (malformed ones, and the rare contents Yjs parses further) are decoded by Yjs, which then decides.
  */
 export function decodeUpdate(
   update: Uint8Array,
   bounds: UpdateBounds,
 ): { ok: true; decoded: DecodedUpdate } | { ok: false; refusal: UpdateRefusal } {
-  const census = countUpdate(update, {
-    structs: bounds.maxStructsPerUpdate,
-    deleteRanges: bounds.maxDeleteRangesPerUpdate,
-  })
-  if (census && census.structs > bounds.maxStructsPerUpdate) {
-    return invalid(`${census.structs} structs in one update, at most ${bounds.maxStructsPerUpdate} allowed`)
+  const limits = { structs: bounds.maxStructsPerUpdate, deleteRanges: bounds.maxDeleteRangesPerUpdate }
+  const reading = readUpdateShape(update, limits)
+  if (reading?.kind === 'over') return overBounds(reading.census, bounds)
+  let shape: UpdateShape
+  if (reading) {
+    shape = reading.shape
+  } else {
+    // The walk stopped on something only Yjs can judge: a census bounds what its decode may cost first ([LM7]).
+    const census = countUpdate(update, limits)
+    if (census && (census.structs > limits.structs || census.deleteRanges > limits.deleteRanges)) {
+      return overBounds(census, bounds)
+    }
+    try {
+      shape = shapeOf(Y.decodeUpdate(update))
+    } catch (err) {
+      return invalid(`the update does not decode: ${err instanceof Error ? err.message : String(err)}`)
+    }
   }
-  if (census && census.deleteRanges > bounds.maxDeleteRangesPerUpdate) {
+  if (shape.structs.length > bounds.maxStructsPerUpdate) {
+    return invalid(`${shape.structs.length} structs in one update, at most ${bounds.maxStructsPerUpdate} allowed`)
+  }
+  if (shape.emptyDeleteRange) return invalid('the delete set has an empty range')
+  if (shape.deleteRanges > bounds.maxDeleteRangesPerUpdate) {
     return invalid(
-      `${census.deleteRanges} delete ranges in one update, at most ${bounds.maxDeleteRangesPerUpdate} allowed`,
+      `${shape.deleteRanges} delete ranges in one update, at most ${bounds.maxDeleteRangesPerUpdate} allowed`,
     )
   }
-  let decoded: DecodedUpdate
-  try {
-    decoded = Y.decodeUpdate(update)
-  } catch (err) {
-    return invalid(`the update does not decode: ${err instanceof Error ? err.message : String(err)}`)
+  return { ok: true, decoded: shape }
+}
+
+function overBounds(census: UpdateCensus, bounds: UpdateBounds): { ok: false; refusal: UpdateRefusal } {
+  if (census.structs > bounds.maxStructsPerUpdate) {
+    return invalid(`${census.structs} structs in one update, at most ${bounds.maxStructsPerUpdate} allowed`)
   }
-  if (decoded.structs.length > bounds.maxStructsPerUpdate) {
-    return invalid(`${decoded.structs.length} structs in one update, at most ${bounds.maxStructsPerUpdate} allowed`)
+  return invalid(
+    `${census.deleteRanges} delete ranges in one update, at most ${bounds.maxDeleteRangesPerUpdate} allowed`,
+  )
+}
+
+/** The shape of an update Yjs decoded (for the bytes {@link readUpdateShape} leaves to Yjs). */
+export function shapeOf(decoded: ReturnType<typeof Y.decodeUpdate>): UpdateShape {
+  const structs: StructShape[] = decoded.structs.map((struct) => {
+    const { client, clock } = struct.id
+    if (struct instanceof Y.Skip) return { client, clock, length: struct.length, kind: 'skip', refs: [] }
+    if (!(struct instanceof Y.Item)) return { client, clock, length: struct.length, kind: 'gc', refs: [] }
+    const refs: number[] = []
+    for (const id of [struct.origin, struct.rightOrigin, struct.parent]) {
+      if (id instanceof Y.ID) refs.push(id.client, id.clock)
+    }
+    return { client, clock, length: struct.length, kind: 'item', refs }
+  })
+  const deletes = new Map<number, number[]>()
+  let deleteRanges = 0
+  let emptyDeleteRange = false
+  for (const [client, ranges] of decoded.ds.clients) {
+    const list: number[] = []
+    for (const range of ranges) {
+      list.push(range.clock, range.len)
+      if (range.len === 0) emptyDeleteRange = true
+    }
+    deleteRanges += ranges.length
+    deletes.set(client, list)
   }
-  let ranges = 0
-  for (const clientRanges of decoded.ds.clients.values()) {
-    ranges += clientRanges.length
-    if (clientRanges.some((range) => range.len === 0)) return invalid('the delete set has an empty range')
-  }
-  if (ranges > bounds.maxDeleteRangesPerUpdate) {
-    return invalid(`${ranges} delete ranges in one update, at most ${bounds.maxDeleteRangesPerUpdate} allowed`)
-  }
-  return { ok: true, decoded }
+  return { structs, deletes, deleteRanges, emptyDeleteRange }
 }
 
 /**
@@ -102,12 +142,12 @@ export function admitUpdate(
   let overlaps = false
   let gap: string | null = null
   for (const struct of decoded.structs) {
-    const { client, clock } = struct.id
+    const { client, clock } = struct
     const known = reachOf(client)
-    if (tombstone && clock < (tombstone.get(client) ?? 0) && !(struct instanceof Y.Skip)) {
+    if (tombstone && clock < (tombstone.get(client) ?? 0) && struct.kind !== 'skip') {
       return { ok: false, refusal: { kind: 'deleted', reason: 'the update carries content of a deleted document' } }
     }
-    if (struct instanceof Y.Skip || clock > known) {
+    if (struct.kind === 'skip' || clock > known) {
       gap ??= `content of client ${client} from clock ${known} is missing`
       continue
     }
@@ -116,27 +156,29 @@ export function admitUpdate(
   }
   if (gap) return missing(gap)
   for (const struct of decoded.structs) {
-    if (!(struct instanceof Y.Item)) continue
-    for (const dependency of [struct.origin, struct.rightOrigin, struct.parent]) {
-      if (!(dependency instanceof Y.ID)) continue
+    const refs = struct.refs
+    for (let i = 0; i < refs.length; i += 2) {
+      const client = refs[i] as number
+      const clock = refs[i + 1] as number
       // A client's content can only refer to its own earlier content: Yjs does not check, and throws halfway
       // through integrating such an update, after part of it is in the document.
-      if (dependency.client === struct.id.client && dependency.clock >= struct.id.clock) {
+      if (client === struct.client && clock >= struct.clock) {
         return {
           ok: false,
           refusal: {
             kind: 'invalid',
-            reason: `struct ${struct.id.client}:${struct.id.clock} refers to later content of its own client`,
+            reason: `struct ${struct.client}:${struct.clock} refers to later content of its own client`,
           },
         }
       }
-      if (dependency.clock >= reachOf(dependency.client)) {
-        return missing(`the update refers to ${dependency.client}:${dependency.clock}, which this document lacks`)
+      if (clock >= reachOf(client)) {
+        return missing(`the update refers to ${client}:${clock}, which this document lacks`)
       }
     }
   }
-  for (const [client, ranges] of decoded.ds.clients) {
-    const end = ranges.reduce((furthest, range) => Math.max(furthest, range.clock + range.len), 0)
+  for (const [client, ranges] of decoded.deletes) {
+    let end = 0
+    for (let i = 0; i < ranges.length; i += 2) end = Math.max(end, (ranges[i] as number) + (ranges[i + 1] as number))
     if (end > reachOf(client)) {
       return missing(`the update deletes ${client}:${reachOf(client)}..${end}, which this document lacks`)
     }

@@ -1,7 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { countUpdate } from '../src/update-census.js'
+import { defaultLimits } from '../src/limits.js'
+import { decodeUpdate, shapeOf } from '../src/update-admission.js'
+import { countUpdate, readUpdateShape } from '../src/update-census.js'
 
 const unbounded = { structs: Number.POSITIVE_INFINITY, deleteRanges: Number.POSITIVE_INFINITY }
 
@@ -116,5 +118,99 @@ describe('[LM7] counting an update without building it', () => {
     expect(countUpdate(update, { structs: 10, deleteRanges: 10 })?.structs).toBeGreaterThan(10)
     expect(countUpdate(update.subarray(0, update.length - 5), unbounded)).toBeNull()
     expect(countUpdate(new Uint8Array([1, 1, 1, 1, 1, 31]), unbounded)).toBeNull()
+  })
+})
+
+/** How updates were admitted before the walk read them (a census, then `Y.decodeUpdate`): the reference. */
+function decodedByYjs(update: Uint8Array): ReturnType<typeof decodeUpdate> {
+  const bounds = defaultLimits
+  const census = countUpdate(update, {
+    structs: bounds.maxStructsPerUpdate,
+    deleteRanges: bounds.maxDeleteRangesPerUpdate,
+  })
+  const invalid = (reason: string) => ({ ok: false as const, refusal: { kind: 'invalid' as const, reason } })
+  if (census && census.structs > bounds.maxStructsPerUpdate) {
+    return invalid(`${census.structs} structs in one update, at most ${bounds.maxStructsPerUpdate} allowed`)
+  }
+  if (census && census.deleteRanges > bounds.maxDeleteRangesPerUpdate) {
+    return invalid(
+      `${census.deleteRanges} delete ranges in one update, at most ${bounds.maxDeleteRangesPerUpdate} allowed`,
+    )
+  }
+  let shape: ReturnType<typeof shapeOf>
+  try {
+    shape = shapeOf(Y.decodeUpdate(update))
+  } catch (err) {
+    return invalid(`the update does not decode: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  if (shape.emptyDeleteRange) return invalid('the delete set has an empty range')
+  return { ok: true, decoded: shape }
+}
+
+/** Updates of a random editing session: each as sent, the whole state, and a merge of every other one. */
+function sessionUpdates(batches: Array<Array<typeof edit extends fc.Arbitrary<infer T> ? T : never>>): Uint8Array[] {
+  const doc = new Y.Doc()
+  const updates: Uint8Array[] = []
+  doc.on('update', (update: Uint8Array) => updates.push(update))
+  for (const batch of batches) {
+    doc.transact(() => {
+      for (const e of batch) applyEdit(doc, e)
+    })
+  }
+  const samples = [...updates, Y.encodeStateAsUpdate(doc), Y.mergeUpdates(updates.filter((_, i) => i % 2 === 0))]
+  doc.destroy()
+  return samples
+}
+
+describe('[PR2] reading an update once for admission (issue 12)', () => {
+  it('[PR2] reads the structs and delete set Yjs decodes, or leaves the update to Yjs', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(edit, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 }),
+        (batches) => {
+          for (const update of sessionUpdates(batches)) {
+            const reading = readUpdateShape(update, unbounded)
+            if (reading?.kind === 'shape') expect(reading.shape).toEqual(shapeOf(Y.decodeUpdate(update)))
+            expect(decodeUpdate(update, defaultLimits)).toEqual(decodedByYjs(update))
+          }
+        },
+      ),
+      { numRuns: 300, seed: 7 },
+    )
+  })
+
+  it('[PR2] refuses damaged bytes exactly as a decode by Yjs does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(edit, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 3 }),
+        fc.nat(),
+        (batches, flips, cut) => {
+          for (const update of sessionUpdates(batches)) {
+            const damaged = update.slice()
+            for (const flip of flips) damaged[flip.at % damaged.length] = flip.value
+            for (const bytes of [damaged, update.subarray(0, cut % update.length)]) {
+              expect(decodeUpdate(bytes, defaultLimits)).toEqual(decodedByYjs(bytes))
+            }
+          }
+        },
+      ),
+      { numRuns: 300, seed: 11 },
+    )
+  })
+
+  it('[PR2] reads keystrokes, deletions, map values and types without Yjs', () => {
+    const doc = new Y.Doc()
+    const updates: Uint8Array[] = []
+    doc.on('update', (update: Uint8Array) => updates.push(update))
+    const text = doc.getText('codemirror')
+    text.insert(0, 'hello world')
+    text.delete(2, 3)
+    doc.getMap('m').set('k', { a: [1, 'x'] })
+    doc.getMap('m').set('t', new Y.Text('nested'))
+    doc.getMap('m').set('b', new Uint8Array([1, 2]))
+    for (const update of [...updates, Y.encodeStateAsUpdate(doc)]) {
+      expect(readUpdateShape(update, unbounded)?.kind).toBe('shape')
+    }
   })
 })
