@@ -32,6 +32,7 @@ import { runFastClient } from './workloads/fast-client.js'
 import { floodRooms, runFlood, startFlooder } from './workloads/flood.js'
 import { runIdleMemory } from './workloads/idle-memory.js'
 import { durabilityMethod, runIngest } from './workloads/ingest.js'
+import { runOtEcho, runOtPushes } from './workloads/ot.js'
 import { runStorm } from './workloads/reconnect-storm.js'
 import { runRelay } from './workloads/relay.js'
 
@@ -46,6 +47,7 @@ const workloads = [
   'cluster',
   'fast-client',
   'flood',
+  'ot',
 ] as const
 /** The systems with a cluster mode: y-websocket-server has none (each process keeps its own documents). */
 const clusterSystems = ['ours', 'hocuspocus'] as const
@@ -167,6 +169,7 @@ const results: RunResults = {
     '@hocuspocus/provider': versionOf('@hocuspocus/provider'),
     'classic-level (Hocuspocus store)': versionOf('classic-level'),
     ...(selected.has('cluster') && { '@hocuspocus/extension-redis': versionOf('@hocuspocus/extension-redis') }),
+    ...(selected.has('ot') && { '@codemirror/collab (OT clients)': versionOf('@codemirror/collab') }),
     yjs: versionOf('yjs'),
   },
   plan,
@@ -184,6 +187,7 @@ const results: RunResults = {
   cluster: { relay: {}, capacity: {} },
   fastClient: {},
   flood: {},
+  ot: { pushes: {}, echo: {}, yjsOnly: {} },
 }
 
 /** Longest one measurement may take before it counts as failed (y-websocket-server's full ingest takes about 70 s). */
@@ -493,6 +497,33 @@ try {
         }
       } finally {
         flooder.close()
+      }
+    })
+  }
+  if (selected.has('ot')) {
+    await section('ot', async () => {
+      const o = plan.ot
+      log(
+        `11. OT (@codemirror/collab), ours only: ${o.pushClients} clients pushing one-character updates up to ${o.maxLag} versions behind on a ${formatValue(o.docChars, 'bytes')} document; ${o.echoClients} clients typing every ${o.typeEveryMs} ms; relay with ${o.relayReaders} readers on a document no OT client opened`,
+      )
+      for (let round = 1; round <= plan.rounds.ot; round++) {
+        const pushes = await attempt(results.ot.pushes, 'ours', 'OT pushes', () => runOtPushes(ctx, systems.ours))
+        if (pushes)
+          log(
+            `  round ${round} ours, pushes: ${Math.round(pushes.entriesPerSecond).toLocaleString('en-US')} entries/s accepted (${pushes.entries.toLocaleString('en-US')} in ${(pushes.windowMs / 1000).toFixed(1)} s; ${Math.round(pushes.pushesPerSecond).toLocaleString('en-US')} pushes/s acknowledged), based ${pushes.lag.mean.toFixed(0)} versions behind on average (max ${pushes.lag.max}), ${pushes.updatesPerPush.toFixed(1)} updates per push, push to saved p50 ${pushes.pushAckP50Ms.toFixed(2)} ms p99 ${pushes.pushAckP99Ms.toFixed(2)} ms; all ${pushes.clients} texts equal at version ${pushes.finalVersion.toLocaleString('en-US')}; server ${pct(pushes.serverCpu)}, load generator ${pct(pushes.loadgenCpu)}`,
+          )
+        const echo = await attempt(results.ot.echo, 'ours', 'OT echo', () => runOtEcho(ctx, systems.ours))
+        if (echo)
+          log(
+            `  round ${round} ours, echo with ${echo.clients} clients: p50 ${echo.echoP50Ms.toFixed(2)} ms, p99 ${echo.echoP99Ms.toFixed(2)} ms, max ${echo.echoMaxMs.toFixed(1)} ms (${echo.pushes} pushes, ${echo.multiUpdatePushes} carrying more than one keystroke, ${echo.missingEchoes} missing); delivery to the others p50 ${echo.deliveryP50Ms.toFixed(2)} ms, p99 ${echo.deliveryP99Ms.toFixed(2)} ms (${echo.deliveries.toLocaleString('en-US')} samples, ${echo.missingDeliveries} missing); server ${pct(echo.serverCpu)}, load generator ${pct(echo.loadgenCpu)}`,
+          )
+        const relay = await attempt(results.ot.yjsOnly, 'ours', 'relay on a Yjs-only document', () =>
+          runRelay(ctx, systems.ours, o.relayReaders),
+        )
+        if (relay)
+          log(
+            `  round ${round} ours, Yjs-only document (no OT log), 1 writer, ${o.relayReaders} readers: p50 ${relay.p50Ms.toFixed(2)} ms, p99 ${relay.p99Ms.toFixed(2)} ms, max ${relay.maxMs.toFixed(1)} ms (${relay.samples} samples, ${relay.missing} missing); server ${pct(relay.serverCpu)}`,
+          )
       }
     })
   }

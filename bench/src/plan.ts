@@ -18,6 +18,7 @@ export interface Plan {
     clusterCapacity: number
     fastClient: number
     flood: number
+    ot: number
   }
   relay: { readers: number[]; keystrokesPerSecond: number; warmupMs: number; measureMs: number }
   capacity: {
@@ -47,6 +48,24 @@ export interface Plan {
   fastClient: { updates: number }
   /** Honest pairs typing every `everyMs`, for `windowMs` without a flood and `windowMs` with one. */
   flood: { everyMs: number; warmupMs: number; windowMs: number; settleMs: number }
+  /**
+   * @codemirror/collab clients (issue 15), ours only: `pushClients` lagging clients pushing one-character updates
+   * on a `docChars` document, each based on a version up to `maxLag` behind, counted over `windowMs` after
+   * `warmupMs`; then `echoClients` clients typing a character every `typeEveryMs`, measured for `echoMeasureMs`
+   * after `echoWarmupMs`; then the relay workload with `relayReaders` readers on a document no OT client opened.
+   */
+  ot: {
+    pushClients: number
+    docChars: number
+    maxLag: number
+    warmupMs: number
+    windowMs: number
+    echoClients: number
+    typeEveryMs: number
+    echoWarmupMs: number
+    echoMeasureMs: number
+    relayReaders: number
+  }
 }
 
 export const fullPlan: Plan = {
@@ -65,6 +84,7 @@ export const fullPlan: Plan = {
     clusterCapacity: 1,
     fastClient: 3,
     flood: 2,
+    ot: 2,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 3_000 },
   capacity: {
@@ -91,6 +111,18 @@ export const fullPlan: Plan = {
   },
   fastClient: { updates: 50_000 },
   flood: { everyMs: 20, warmupMs: 1_000, windowMs: 8_000, settleMs: 2_000 },
+  ot: {
+    pushClients: 8,
+    docChars: 100_000,
+    maxLag: 100,
+    warmupMs: 1_000,
+    windowMs: 5_000,
+    echoClients: 50,
+    typeEveryMs: 200,
+    echoWarmupMs: 1_000,
+    echoMeasureMs: 5_000,
+    relayReaders: 50,
+  },
 }
 
 export const quickPlan: Plan = {
@@ -108,6 +140,7 @@ export const quickPlan: Plan = {
     clusterCapacity: 1,
     fastClient: 1,
     flood: 1,
+    ot: 1,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 2_000 },
   capacity: { ...fullPlan.capacity, startRooms: 50, maxRooms: 200, windowMs: 1_500, settleMs: 500 },
@@ -117,4 +150,5 @@ export const quickPlan: Plan = {
   cluster: fullPlan.cluster,
   fastClient: fullPlan.fastClient,
   flood: { ...fullPlan.flood, windowMs: 3_000 },
+  ot: { ...fullPlan.ot, windowMs: 3_000, echoMeasureMs: 3_000 },
 }

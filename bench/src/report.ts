@@ -3,6 +3,7 @@ import { limitRows } from './report-limits.js'
 import type { RunResults } from './results.js'
 import type { SystemId } from './systems.js'
 import { type StoreLeftResult, storeLeftLabels, storeLeftUpdates, storeLeftWays } from './workloads/cold-load.js'
+import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
 
 /** The table's rows, in workload order. */
 export function metricRows(r: RunResults): MetricRow[] {
@@ -210,8 +211,100 @@ export function metricRows(r: RunResults): MetricRow[] {
       (x: { pingsPerSecond: number }) => x.pingsPerSecond,
     ),
   )
-  rows.push(...clusterRows(r), ...limitRows(r))
+  rows.push(...clusterRows(r), ...limitRows(r), ...otRows(r))
   return rows.filter((x) => Object.keys(x.values).length > 0)
+}
+
+/**
+ * Workload 11: @codemirror/collab clients. Ours only: neither peer speaks an OT protocol, so their columns stay
+ * empty; the Yjs-only rows are workload 3's measurement, to read beside its rows.
+ */
+function otRows(r: RunResults): MetricRow[] {
+  const workload = '11. OT clients (ours only: no peer speaks @codemirror/collab)'
+  const o = r.plan.ot
+  const size = formatValue(o.docChars, 'bytes')
+  const runs = r.ot ?? { pushes: {}, echo: {}, yjsOnly: {} }
+  return [
+    row(
+      {
+        workload,
+        label: `OT pushes accepted per second (log entries), ${o.pushClients} clients on a ${size} document, each push 0-${o.maxLag} versions behind`,
+        unit: 'updates/s',
+        better: 'higher',
+        target: { value: 5_000, text: '>= 5,000/s' },
+      },
+      runs.pushes,
+      (x: OtPushResult) => x.entriesPerSecond,
+    ),
+    row(
+      { workload, label: 'versions behind each push was based, mean', unit: 'count', better: 'info' },
+      runs.pushes,
+      (x: OtPushResult) => x.lag.mean,
+    ),
+    row(
+      { workload, label: 'p99 push to saved, lagging clients', unit: 'ms', better: 'info' },
+      runs.pushes,
+      (x: OtPushResult) => x.pushAckP99Ms,
+    ),
+    row(
+      {
+        workload,
+        label: `p50 push to own entry back, ${o.echoClients} clients typing every ${o.typeEveryMs} ms`,
+        unit: 'ms',
+        better: 'lower',
+      },
+      runs.echo,
+      (x: OtEchoResult) => x.echoP50Ms,
+    ),
+    row(
+      {
+        workload,
+        label: `p99 push to own entry back, ${o.echoClients} clients typing every ${o.typeEveryMs} ms`,
+        unit: 'ms',
+        better: 'lower',
+        target: { value: 20, text: '< 20 ms' },
+      },
+      runs.echo,
+      (x: OtEchoResult) => x.echoP99Ms,
+    ),
+    row(
+      { workload, label: `p50 delivery to the other ${o.echoClients - 1} clients`, unit: 'ms', better: 'lower' },
+      runs.echo,
+      (x: OtEchoResult) => x.deliveryP50Ms,
+    ),
+    row(
+      { workload, label: `p99 delivery to the other ${o.echoClients - 1} clients`, unit: 'ms', better: 'lower' },
+      runs.echo,
+      (x: OtEchoResult) => x.deliveryP99Ms,
+    ),
+    row(
+      { workload, label: 'echoes and deliveries missing (of all rounds)', unit: 'count', better: 'lower' },
+      runs.echo,
+      (x: OtEchoResult) => x.missingEchoes + x.missingDeliveries,
+      'sum',
+    ),
+    row(
+      {
+        workload,
+        label: `p50 relay latency, Yjs-only document (no OT client, no OT log), 1 writer, ${o.relayReaders} readers (as 3. Relay)`,
+        unit: 'ms',
+        better: 'lower',
+      },
+      runs.yjsOnly,
+      (x: { p50Ms: number }) => x.p50Ms,
+    ),
+    row(
+      {
+        workload,
+        label: `p99 relay latency, Yjs-only document (no OT client, no OT log), 1 writer, ${o.relayReaders} readers (as 3. Relay)`,
+        unit: 'ms',
+        better: 'lower',
+        target: { value: 5, text: '<= 5 ms' },
+      },
+      runs.yjsOnly,
+      (x: { p99Ms: number }) => x.p99Ms,
+    ),
+  ]
 }
 
 /** Workload 8: ours and Hocuspocus on Redis and PostgreSQL, by instance count (y-websocket-server has no cluster). */

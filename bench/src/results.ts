@@ -8,6 +8,7 @@ import type { FastClientResult } from './workloads/fast-client.js'
 import type { FloodResult } from './workloads/flood.js'
 import type { IdleMemoryResult } from './workloads/idle-memory.js'
 import type { IngestResult } from './workloads/ingest.js'
+import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
 import type { StormResult } from './workloads/reconnect-storm.js'
 import type { RelayResult } from './workloads/relay.js'
 
@@ -63,6 +64,11 @@ export interface RunResults {
   fastClient: Runs<FastClientResult>
   /** Ours with its default limits, as the peers. */
   flood: Runs<FloodResult>
+  /**
+   * Ours only (no peer speaks @codemirror/collab): lagging clients' pushes, push-to-echo latency, and the relay
+   * workload on a document no OT client ever opened.
+   */
+  ot: { pushes: Runs<OtPushResult>; echo: Runs<OtEchoResult>; yjsOnly: Runs<RelayResult> }
 }
 
 export function isFailed<T>(value: T | Failed): value is Failed {

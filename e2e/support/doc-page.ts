@@ -24,8 +24,9 @@ export class DocPage {
     )
   }
 
-  async open(name: string): Promise<void> {
-    await this.page.goto(`/d/${encodeURIComponent(name)}`)
+  /** Opens the document, with the @codemirror/collab client when `sync` is `ot` (`/d/<name>?sync=ot`). */
+  async open(name: string, sync: 'yjs' | 'ot' = 'yjs'): Promise<void> {
+    await this.page.goto(`/d/${encodeURIComponent(name)}${sync === 'ot' ? '?sync=ot' : ''}`)
     await this.waitSynced()
   }
 
@@ -42,9 +43,9 @@ export class DocPage {
     await this.page.keyboard.type(text, { delay })
   }
 
-  /** The document's text as the Y.Text holds it. */
+  /** The document's text as the client holds it (the Y.Text, or the OT client's document). */
   text(): Promise<string> {
-    return this.page.evaluate(() => window.collab?.editor.ytext.toString() ?? '')
+    return this.page.evaluate(() => window.collab?.text() ?? '')
   }
 
   async expectText(expected: string, timeout = 10_000): Promise<void> {

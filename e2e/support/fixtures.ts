@@ -19,7 +19,10 @@ export interface Fixtures {
   serverArgs: string[]
   server: ServerHandle
   /** Opens `/d/<name>` in a new tab of `context` (a fresh context by default) as the given user. */
-  openDoc(name: string, options?: { context?: BrowserContext; user?: string }): Promise<DocPage>
+  openDoc(
+    name: string,
+    options?: { context?: BrowserContext; user?: string; sync?: 'yjs' | 'ot'; color?: string },
+  ): Promise<DocPage>
   /** A new, isolated browser context (its own storage, like another person's browser); the server by default. */
   newContext(options?: { baseURL?: string }): Promise<BrowserContext>
 }
@@ -58,10 +61,10 @@ export const test = base.extend<Fixtures>({
   openDoc: async ({ newContext }, use) => {
     await use(async (name, options = {}) => {
       const context = options.context ?? (await newContext())
-      if (options.user) await DocPage.setUser(context, options.user)
+      if (options.user) await DocPage.setUser(context, options.user, options.color)
       const page = await context.newPage()
       const doc = new DocPage(page)
-      await doc.open(name)
+      await doc.open(name, options.sync)
       return doc
     })
   },

@@ -8,5 +8,7 @@ interface Window {
       awareness: { getStates(): Map<number, Record<string, unknown>> }
       doc: { clientID: number; on(event: 'update', f: (update: Uint8Array, origin: unknown) => void): void }
     }
+    sync: 'yjs' | 'ot'
+    text(): string
   }
 }

@@ -1,4 +1,4 @@
-import type { DocInfo, DocStore } from '@collab/storage'
+import type { DocInfo, DocStore, SideWrite } from '@collab/storage'
 
 /** What {@link MeteredDocStore} reports. */
 export interface StoreMetrics {
@@ -16,17 +16,27 @@ export class MeteredDocStore implements DocStore {
   constructor(
     private readonly inner: DocStore,
     private readonly metrics: StoreMetrics,
-  ) {}
+  ) {
+    // Side records only where the inner store keeps them: their absence is how the engine knows ([OT9]).
+    if (inner.readSide && inner.writeSide) {
+      const { readSide, writeSide } = inner
+      this.readSide = (name, prefix) => readSide.call(inner, name, prefix)
+      this.writeSide = (name, writes) => writeSide.call(inner, name, writes)
+    }
+  }
+
+  readonly readSide?: DocStore['readSide']
+  readonly writeSide?: DocStore['writeSide']
 
   load(name: string): Promise<Uint8Array[]> {
     return this.inner.load(name)
   }
 
-  append(name: string, update: Uint8Array): Promise<void> {
+  append(name: string, update: Uint8Array, side?: readonly SideWrite[]): Promise<void> {
     const started = performance.now()
     const bytes = update.length
     // `then` rather than an async function: this runs once per keystroke, and the extra promise is all it costs.
-    return this.inner.append(name, update).then(
+    return this.inner.append(name, update, side).then(
       () => this.metrics.appended((performance.now() - started) / 1000, bytes),
       (err: unknown) => {
         this.metrics.failed('append')

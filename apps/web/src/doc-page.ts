@@ -12,6 +12,14 @@ import { refusalMessage } from './status-labels.js'
 import { syncServerUrl } from './sync-url.js'
 import { exposeForTests } from './test-hook.js'
 
+/**
+ * How the page syncs its document: `?sync=ot` opens it with the @codemirror/collab client, anything else with
+ * Yjs (the default).
+ */
+export function syncModeOf(search: string): 'yjs' | 'ot' {
+  return new URLSearchParams(search).get('sync') === 'ot' ? 'ot' : 'yjs'
+}
+
 /** The page of one document: header with name, status and presence, and the editor below. */
 export function mountDocPage(root: HTMLElement, name: string): () => void {
   document.title = `${name} · Collab`
@@ -43,9 +51,10 @@ export function mountDocPage(root: HTMLElement, name: string): () => void {
     docName: name,
     user: loadIdentity(),
     token: currentToken,
+    sync: syncModeOf(location.search),
   })
   const indicators = createStatusIndicators()
-  const presence = createPresenceBar(editor.awareness, (anchor) => toggleIdentityForm(anchor))
+  const presence = createPresenceBar(editor.presence, (anchor) => toggleIdentityForm(anchor))
   const copyButton = createCopyLinkButton()
   header.append(
     h('div', { class: 'doc-header-status' }, indicators.element),

@@ -1,4 +1,4 @@
-import { type CollabEditor, onPresenceChange, type PresentUser } from '@collab/editor'
+import type { Presence, PresentUser } from '@collab/editor'
 import { h } from './dom.js'
 
 /** What the document page needs from the presence bar. */
@@ -11,10 +11,7 @@ export interface PresenceBar {
  * Everyone in the document as coloured chips with their names, the local user first, and how many people are
  * here. The local chip is a button: clicking it calls `onEditSelf` with the chip, to change name and colour.
  */
-export function createPresenceBar(
-  awareness: CollabEditor['awareness'],
-  onEditSelf: (anchor: HTMLElement) => void,
-): PresenceBar {
+export function createPresenceBar(presence: Presence, onEditSelf: (anchor: HTMLElement) => void): PresenceBar {
   const list = h('ul', { class: 'presence-list', 'data-testid': 'presence-list', 'aria-label': 'People here' })
   const count = h('span', { class: 'presence-count', 'data-testid': 'presence-count', 'aria-live': 'polite' })
   const element = h('div', { class: 'presence' }, list, count)
@@ -23,7 +20,7 @@ export function createPresenceBar(
     list.replaceChildren(...users.map((user) => renderChip(user, onEditSelf)))
     count.textContent = users.length <= 1 ? 'Just you' : `${users.length} people here`
   }
-  const unsubscribe = onPresenceChange(awareness, render)
+  const unsubscribe = presence.onChange(render)
   return { element, dispose: unsubscribe }
 }
 

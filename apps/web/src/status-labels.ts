@@ -47,6 +47,12 @@ export function refusalMessage(status: ProviderStatus): string | null {
         return 'This document was deleted. Reload the page to start a new document with this name.'
       }
       return 'This document name is invalid.'
+    case 4501:
+      // [OT9]: the @codemirror/collab client (`?sync=ot`) is refused by servers in cluster mode.
+      return 'This server does not support the OT editor (?sync=ot). Open the document without it.'
+    case 0:
+      // Refused on this side before connecting: a broken setup, explained in the console.
+      return `The editor could not start: ${status.error.reason}`
     default:
       return `The server refused this document (${status.error.code}${status.error.reason ? `: ${status.error.reason}` : ''}).`
   }

@@ -1,6 +1,21 @@
 export type { ConnectionStatus, ProviderStatus } from '@collab/provider'
 export { type CollabOptions, collab } from './collab.js'
-export { type CollabEditor, type CollabEditorOptions, createCollabEditor, textName } from './create-collab-editor.js'
-export { onPresenceChange, type PresentUser, presentUsers } from './presence.js'
+export {
+  type CollabEditor,
+  type CollabEditorBase,
+  type CollabEditorOptions,
+  createCollabEditor,
+  type OtCollabEditor,
+  textName,
+  type YjsCollabEditor,
+} from './create-collab-editor.js'
+export { OtSession, type OtSessionOptions, otCollab } from './ot-session.js'
+export {
+  awarenessPresence,
+  onPresenceChange,
+  type Presence,
+  type PresentUser,
+  presentUsers,
+} from './presence.js'
 export { calmTheme } from './theme.js'
 export { type AwarenessUser, type CollabUser, lightColor, toAwarenessUser } from './user.js'

@@ -1,8 +1,11 @@
 import type { Awareness } from 'y-protocols/awareness'
 
-/** One person in a document, as seen through awareness. */
+/** One person in a document, as seen through awareness (or an OT client's `presence` messages). */
 export interface PresentUser {
-  /** The Yjs client ID of their tab; one person in two tabs is two entries. */
+  /**
+   * The awareness client ID of their tab; one person in two tabs is two entries. In an OT editor the local tab,
+   * which is not told its own ID, is -1.
+   */
   clientId: number
   name: string
   color: string
@@ -22,9 +25,29 @@ export function presentUsers(awareness: Awareness): PresentUser[] {
     const user = readUser(state)
     users.push({ clientId, ...user, isLocal: clientId === awareness.clientID })
   }
-  return users.sort(
-    (a, b) => Number(b.isLocal) - Number(a.isLocal) || a.name.localeCompare(b.name) || a.clientId - b.clientId,
-  )
+  return sortPresentUsers(users)
+}
+
+/**
+ * Who is in a document, for an online list; the same shape for the Yjs and the OT editor
+ * (`CollabEditor.presence`).
+ */
+export interface Presence {
+  /** Everyone here now, the local tab first, then by name. */
+  users(): PresentUser[]
+  /**
+   * Calls `listener` with {@link Presence.users} whenever someone arrives, leaves or changes their name or colour,
+   * and once right away. Returns the function that unsubscribes.
+   */
+  onChange(listener: (users: PresentUser[]) => void): () => void
+}
+
+/** The {@link Presence} of a Yjs awareness. */
+export function awarenessPresence(awareness: Awareness): Presence {
+  return {
+    users: () => presentUsers(awareness),
+    onChange: (listener) => onPresenceChange(awareness, listener),
+  }
 }
 
 /**
@@ -39,8 +62,18 @@ export function onPresenceChange(awareness: Awareness, listener: (users: Present
   return () => awareness.off('change', handleChange)
 }
 
-// Awareness states come from other clients over the network, so nothing about their shape is guaranteed.
-function readUser(state: Record<string, unknown>): { name: string; color: string } {
+/** Orders a presence list as {@link presentUsers} does: the local tab first, then by name. */
+export function sortPresentUsers(users: PresentUser[]): PresentUser[] {
+  return users.sort(
+    (a, b) => Number(b.isLocal) - Number(a.isLocal) || a.name.localeCompare(b.name) || a.clientId - b.clientId,
+  )
+}
+
+/**
+ * A display name and colour from a `user` value another client sent: nothing about its shape is guaranteed,
+ * so anything unusable becomes "Anonymous" in grey.
+ */
+export function readUser(state: Record<string, unknown>): { name: string; color: string } {
   const user = state.user
   if (typeof user !== 'object' || user === null) return { name: 'Anonymous', color: fallbackColor }
   const { name, color } = user as Record<string, unknown>

@@ -19,6 +19,8 @@ export const CloseCode = {
   UnknownDocument: 4404,
   /** The connection sent too much, too fast. */
   RateLimited: 4429,
+  /** The server does not offer what the connection asked for here (@codemirror/collab clients in cluster mode, [OT9]). */
+  NotSupported: 4501,
   /** The server cannot serve the document right now (storage failing, document unreadable); retry later. */
   RetryLater: 4503,
 } as const
@@ -31,5 +33,10 @@ export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
  * until something changes on the client's side (new credentials, another document name).
  */
 export function isTerminalCloseCode(code: number): boolean {
-  return code === CloseCode.NotAuthenticated || code === CloseCode.Forbidden || code === CloseCode.UnknownDocument
+  return (
+    code === CloseCode.NotAuthenticated ||
+    code === CloseCode.Forbidden ||
+    code === CloseCode.UnknownDocument ||
+    code === CloseCode.NotSupported
+  )
 }

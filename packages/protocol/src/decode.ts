@@ -11,6 +11,8 @@ const maxCapabilities = 32
 export interface DecodeLimits {
   /** Largest awareness update in bytes; a larger one is an error, refused before its JSON is parsed ([LM4]). */
   maxAwarenessBytes: number
+  /** Largest @codemirror/collab message in UTF-8 bytes; a larger one is an error ([LM4]). Default: no limit. */
+  maxCollabBytes?: number
 }
 
 const noLimits: DecodeLimits = { maxAwarenessBytes: Number.POSITIVE_INFINITY }
@@ -68,6 +70,13 @@ function readMessage(decoder: decoding.Decoder, limits: DecodeLimits): Message {
       return { type: 'pong' }
     case MessageType.Saved:
       return { type: 'saved', count: decoding.readVarUint(decoder) }
+    case MessageType.Collab: {
+      // Measured before decoding, so an oversized message costs no string.
+      const bytes = decoding.peekVarUint(decoder)
+      const max = limits.maxCollabBytes ?? Number.POSITIVE_INFINITY
+      if (bytes > max) throw new RangeError(`collab message of ${bytes} bytes, at most ${max} allowed`)
+      return { type: 'collab', json: decoding.readVarString(decoder) }
+    }
     default:
       throw new RangeError(`unknown message type ${type}`)
   }

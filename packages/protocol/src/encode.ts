@@ -98,3 +98,11 @@ export function encodeSaved(count: number): Uint8Array {
     encoding.writeVarUint(e, count)
   })
 }
+
+/** A @codemirror/collab message (docs/PROTOCOL.md, [OT1]): `json` is one JSON object. */
+export function encodeCollab(json: string): Uint8Array {
+  return encodeWith((encoder) => {
+    encoding.writeVarUint(encoder, MessageType.Collab)
+    encoding.writeVarString(encoder, json)
+  })
+}

@@ -6,6 +6,7 @@ export {
   encodeAuthDenied,
   encodeAwareness,
   encodeAwarenessEntries,
+  encodeCollab,
   encodeHello,
   encodePing,
   encodePong,

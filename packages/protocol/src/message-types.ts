@@ -16,6 +16,12 @@ export const MessageType = {
   Pong: 102,
   /** Extension: server to client, "the first N document messages you sent on this connection are stored". */
   Saved: 103,
+  /**
+   * Extension: a @codemirror/collab (operational transformation) message, one JSON object in a varString. A client
+   * opts in by sending `{"t":"join"}`; only then does the server send it these, and no Yjs sync or awareness
+   * messages (docs/PROTOCOL.md, [OT1]).
+   */
+  Collab: 104,
 } as const
 
 /** Second varUint of a `Sync` message (y-protocols/sync). */

@@ -18,6 +18,8 @@ export type Message =
   | { type: 'ping' }
   | { type: 'pong' }
   | { type: 'saved'; count: number }
+  /** A @codemirror/collab message: its JSON text, parsed and checked by whoever handles it (@collab/ot). */
+  | { type: 'collab'; json: string }
 
 /** The result of decoding untrusted bytes: a message, or a description of what was wrong with them. */
 export type DecodeResult = { ok: true; message: Message } | { ok: false; error: string }

@@ -14,6 +14,7 @@ import {
   encodeAuthDenied,
   encodeAwareness,
   encodeAwarenessEntries,
+  encodeCollab,
   encodeHello,
   encodePing,
   encodePong,
@@ -239,11 +240,24 @@ describe('[PR1] malformed input gives { ok: false } and never throws', () => {
   })
 
   it('[PR1] unknown message types are refused', () => {
-    for (const type of [4, 5, 99, 104, 127, 128, 1000, 2 ** 31]) {
+    for (const type of [4, 5, 99, 105, 127, 128, 1000, 2 ** 31]) {
       const encoder = encoding.createEncoder()
       encoding.writeVarUint(encoder, type)
       expect(expectRefused(encoding.toUint8Array(encoder))).toMatch(/unknown message type/)
     }
+  })
+
+  it('[OT1] [LM4] a collab message is its JSON text, refused unparsed when over the limit', () => {
+    const message = encodeCollab('{"t":"join","epoch":null,"version":null,"secret":null}')
+    const decoded = decodeMessage(message, { maxAwarenessBytes: 1024, maxCollabBytes: 1024 })
+    expect(decoded).toEqual({
+      ok: true,
+      message: { type: 'collab', json: '{"t":"join","epoch":null,"version":null,"secret":null}' },
+    })
+    const big = encodeCollab('x'.repeat(2048))
+    const refused = decodeMessage(big, { maxAwarenessBytes: 1024, maxCollabBytes: 1024 })
+    expect(refused.ok).toBe(false)
+    expect(!refused.ok && refused.error).toMatch(/collab message of 2048 bytes, at most 1024/)
   })
 
   it('[PR1] unknown sync sub-types are refused', () => {
@@ -364,9 +378,14 @@ describe('[DN1] docNameError', () => {
 })
 
 describe('close codes', () => {
-  it('only 4401, 4403 and 4404 tell a client to stop reconnecting', () => {
+  it('only 4401, 4403, 4404 and 4501 tell a client to stop reconnecting', () => {
     const terminal = Object.values(CloseCode).filter(isTerminalCloseCode)
-    expect(terminal.sort()).toEqual([CloseCode.NotAuthenticated, CloseCode.Forbidden, CloseCode.UnknownDocument])
+    expect(terminal.sort()).toEqual([
+      CloseCode.NotAuthenticated,
+      CloseCode.Forbidden,
+      CloseCode.UnknownDocument,
+      CloseCode.NotSupported,
+    ])
     expect(isTerminalCloseCode(1006)).toBe(false)
   })
 })

@@ -6,6 +6,7 @@ import {
   type DecodeResult,
   decodeMessage,
   encodeAwareness,
+  encodeCollab,
   encodeHello,
   encodeSaved,
   encodeSyncStep1,
@@ -31,6 +32,7 @@ const messageTypes = new Set<Message['type']>([
   'ping',
   'pong',
   'saved',
+  'collab',
 ])
 
 /** Decodes, failing the property if the decoder throws or returns anything but a well-formed result. */
@@ -206,6 +208,10 @@ const hostileMessage: fc.Arbitrary<Hostile> = fc.oneof(
     }),
   ),
   hostileUint.map((count): Hostile => ({ bytes: encodeSaved(count), valid: true, message: { type: 'saved', count } })),
+  // Collab payloads are any string; @collab/ot parses and checks them ([OT5]).
+  fc
+    .string({ unit: 'grapheme', maxLength: 64 })
+    .map((json): Hostile => ({ bytes: encodeCollab(json), valid: true, message: { type: 'collab', json } })),
   fc.tuple(hostileUint, fc.string({ maxLength: 30 })).map(
     ([authType, reason]): Hostile => ({
       bytes: encodeWith((e) => {

@@ -1,4 +1,6 @@
 export { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff.js'
-export { CollabProvider, type CollabProviderOptions, type TokenSource } from './collab-provider.js'
+export { CollabProvider, type CollabProviderOptions } from './collab-provider.js'
+export { Connection, type ConnectionOptions, type SyncChannel, type TokenSource } from './connection.js'
 export { defaultHeartbeat, type HeartbeatPolicy, type HeartbeatVerdict, heartbeatVerdict } from './heartbeat.js'
+export { type OtClient, OtProvider, type OtProviderOptions } from './ot-provider.js'
 export type { ConnectionStatus, ProviderStatus } from './status.js'

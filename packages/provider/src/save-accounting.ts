@@ -41,7 +41,8 @@ export class SaveAccounting {
 
   /**
    * Our sync step 2 was sent. It is counted like any document message, and it carries every local change that no
-   * earlier message on this connection did (it holds everything the server's state vector lacks).
+   * earlier message on this connection did (it holds everything the server's state vector lacks). An OT `push` is
+   * counted the same way: it carries every unconfirmed update.
    */
   syncStep2Sent(): void {
     this.sent++

@@ -22,4 +22,13 @@ describe('connectionTarget', () => {
       protocols: [],
     })
   })
+
+  it('[OT1] adds query parameters such as sync=ot, beside a token that needs the query too', () => {
+    expect(connectionTarget('ws://host', 'doc', undefined, { sync: 'ot' }).url).toBe('ws://host/doc?sync=ot')
+    expect(connectionTarget('ws://host', 'doc', 'a b', { sync: 'ot' }).url).toBe('ws://host/doc?sync=ot&token=a%20b')
+    expect(connectionTarget('ws://host', 'doc', 'plain', { sync: 'ot' })).toEqual({
+      url: 'ws://host/doc?sync=ot',
+      protocols: ['collab', 'token.plain'],
+    })
+  })
 })

@@ -20,7 +20,12 @@ export interface ConnectionInit {
   sink: InboundSink
   /** Shared by the connections of one server, so they take turns fairly (see {@link InboundFlow}). */
   loop?: LoopShare
+  /** The protocol the client speaks: Yjs sync (default), or @codemirror/collab when its URL says `sync=ot` ([OT1]). */
+  sync?: SyncKind
 }
+
+/** Which protocol a connection speaks to its room ([OT1]). */
+export type SyncKind = 'yjs' | 'ot'
 
 /**
  * One client's connection, as the server sees it, whatever carries it: what the client announced, who it is,
@@ -33,6 +38,7 @@ export class Connection implements AwarenessOwner {
   readonly openedAt = Date.now()
   readonly docName: string
   readonly remoteAddress: string
+  readonly sync: SyncKind
   /** Awareness client IDs this connection introduced; only it may change or remove them (RoomAwareness). */
   readonly clientIds = new Set<number>()
   private readonly channel: Channel
@@ -63,6 +69,7 @@ export class Connection implements AwarenessOwner {
     this.channel = init.channel
     this.docName = init.docName
     this.remoteAddress = init.remoteAddress
+    this.sync = init.sync ?? 'yjs'
     this.observer = init.observer ?? {}
     this.inbound = new InboundFlow(init.channel, limits, init.sink, this.openedAt, init.loop)
     this.acks = new SaveAcks((count) => this.send(encodeSaved(count)))

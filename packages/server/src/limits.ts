@@ -36,6 +36,8 @@ export interface Limits extends UpdateBounds {
   clientIdsPerConnection: number
   /** Largest awareness message in bytes; a larger one closes the connection with 4400 unparsed. Default 64 KiB. */
   maxAwarenessBytes: number
+  /** Largest @codemirror/collab message in bytes; a larger one closes the connection with 4400 unparsed ([OT5]). Default 4 MiB. */
+  maxCollabBytes: number
 }
 
 export const defaultLimits: Limits = {
@@ -50,6 +52,8 @@ export const defaultLimits: Limits = {
   connectionsPerAddress: 64,
   clientIdsPerConnection: 4,
   maxAwarenessBytes: 64 * 1024,
+  // A push holds at most 1 MiB of inserted UTF-16 text ([OT5]); its JSON (escapes, up to 3 bytes a unit) fits in 4 MiB.
+  maxCollabBytes: 4 * 1024 * 1024,
   // The largest full state among the recorded traces has 15,092 structs and 3,402 delete ranges.
   maxStructsPerUpdate: 200_000,
   maxDeleteRangesPerUpdate: 50_000,

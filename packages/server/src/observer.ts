@@ -2,7 +2,15 @@ import { MessageType, SyncMessageType } from '@collab/protocol'
 import type { Access } from './auth.js'
 
 /** Why a connection was refused before it reached a document. */
-export type RefusalReason = 'auth' | 'name' | 'origin' | 'address' | 'shutdown' | 'auth-error' | 'auth-timeout'
+export type RefusalReason =
+  | 'auth'
+  | 'name'
+  | 'origin'
+  | 'address'
+  | 'shutdown'
+  | 'auth-error'
+  | 'auth-timeout'
+  | 'unsupported'
 
 /**
  * Hooks for metrics. Every hook is optional; the ones marked "per message" run on the hot path and must be cheap
@@ -56,6 +64,7 @@ const kinds: Record<number, string> = {
   [MessageType.Ping]: 'ping',
   [MessageType.Pong]: 'pong',
   [MessageType.Saved]: 'saved',
+  [MessageType.Collab]: 'collab',
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { BlockList } from 'node:net'
+import type { OtLogOptions } from '@collab/ot'
 import type { DocStore } from '@collab/storage'
 import type { Logger } from 'pino'
 import type { Authenticate } from './auth.js'
@@ -51,6 +52,8 @@ export interface SyncServerOptions {
   roomGraceMs?: number
   /** Largest accepted message in bytes; shorthand for `limits.maxMessageBytes`. */
   maxMessageBytes?: number
+  /** The OT log's floor ([OT6]): entries kept by count and age, and the hard bound. Defaults: 1,000, 10 min, 20,000. */
+  otLog?: OtLogOptions
 }
 
 export interface ResolvedSyncServerOptions {
@@ -66,6 +69,7 @@ export interface ResolvedSyncServerOptions {
   pingIntervalMs: number
   connectionTimeoutMs: number
   roomGraceMs: number
+  otLog: OtLogOptions
 }
 
 export const syncServerDefaults = {

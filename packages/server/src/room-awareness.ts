@@ -200,6 +200,16 @@ export class RoomAwareness {
     return present.length === 0 ? null : encodeAwarenessEntries(present)
   }
 
+  /** Every present client ID with its state. */
+  *presentStates(): Generator<{ clientID: number; state: unknown }> {
+    for (const [clientID, known] of this.clients) if (known.state !== null) yield { clientID, state: known.state }
+  }
+
+  /** Whether `clientID` is known (present, or departed within the grace period). */
+  has(clientID: number): boolean {
+    return this.clients.has(clientID)
+  }
+
   /** Forgets clients that left more than `graceMs` before `now` ([AW6]). */
   forgetDeparted(now: number, graceMs = departedClientGraceMs): void {
     for (const [clientID, known] of this.clients) {

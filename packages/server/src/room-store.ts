@@ -1,4 +1,4 @@
-import type { DocStore } from '@collab/storage'
+import type { DocStore, SideWrite } from '@collab/storage'
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import type { SyncObserver } from './observer.js'
@@ -50,9 +50,9 @@ export class RoomStore {
     this.appendedSinceCompaction = Math.max(0, records - 1)
   }
 
-  /** Appends an update; it becomes the latest write, which acknowledgements wait for. */
-  append(update: Uint8Array): void {
-    const appended = this.store.append(this.name, update)
+  /** Appends an update (with side records in the same batch); it becomes the latest write, which acknowledgements wait for. */
+  append(update: Uint8Array, side?: readonly SideWrite[]): void {
+    const appended = side ? this.store.append(this.name, update, side) : this.store.append(this.name, update)
     this.lastAppend = appended
     this.appendedSinceCompaction++
     this.lastAppendAt = Date.now()

@@ -1,3 +1,4 @@
+import type { OtLog, OtLogOptions } from '@collab/ot'
 import {
   CloseCode,
   encodeAwareness,
@@ -8,19 +9,20 @@ import {
   type Message,
   MessageType,
 } from '@collab/protocol'
-import { type DocStore, DocumentUnreadableError } from '@collab/storage'
+import { type DocStore, DocumentUnreadableError, type SideWrite } from '@collab/storage'
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import type { Connection } from './connection.js'
 import type { ExceptionSink } from './exception-sink.js'
 import type { Limits } from './limits.js'
 import { kindOfEncoded, type SyncObserver } from './observer.js'
+import { OtProtocol, type OtRoom } from './ot-protocol.js'
 import type { DocRelay } from './relay.js'
 import { RoomAwareness } from './room-awareness.js'
 import { RoomRelay, storedElsewhere } from './room-relay.js'
 import { errorMessage, RoomStore } from './room-store.js'
 import { serverCapabilities } from './server-capabilities.js'
-import { type ProtocolRoom, YjsSyncProtocol } from './sync-protocol.js'
+import { YjsSyncProtocol } from './sync-protocol.js'
 import { admitUpdate, decodeTombstone, decodeUpdate, UpdateRefusedError } from './update-admission.js'
 
 /** What a room needs from the server that owns it. */
@@ -32,6 +34,8 @@ export interface RoomContext {
   sink: ExceptionSink
   /** Other instances sharing the store, if any (see relay.ts). */
   relay: DocRelay | null
+  /** The OT log's floor ([OT6]). */
+  otLog?: OtLogOptions
   /** Called when the room has no connections left and its grace period ended, or when it failed. */
   onIdle(room: Room): void
   /** Called when another instance deleted the document. */
@@ -45,7 +49,7 @@ type RoomState = 'loading' | 'ready' | 'failed' | 'unloaded'
  * the messages mean belongs to the room's protocol handlers (today the Yjs sync protocol, sync-protocol.ts); where
  * updates go belongs to its store (room-store.ts) and relay (room-relay.ts).
  */
-export class Room implements ProtocolRoom {
+export class Room implements OtRoom {
   readonly doc = new Y.Doc({ gc: true })
   readonly awareness: RoomAwareness
   readonly connections = new Set<Connection>()
@@ -54,6 +58,8 @@ export class Room implements ProtocolRoom {
   private queued: Array<{ conn: Connection; message: Message }> = []
   private readonly storage: RoomStore
   private readonly sync: YjsSyncProtocol
+  /** The @codemirror/collab authority; keeps an OT log only once an OT client joined ([OT1]). */
+  private readonly ot: OtProtocol
   /** The link to the other instances, from the start of the load until the unload. */
   private relay: RoomRelay | null = null
   private tombstoneClocks: ReadonlyMap<number, number> | null = null
@@ -73,6 +79,7 @@ export class Room implements ProtocolRoom {
       failed: (err) => this.fail('append', err),
     })
     this.sync = new YjsSyncProtocol(this)
+    this.ot = new OtProtocol(this, ctx.otLog)
     this.loaded = this.load(previousUnload)
   }
 
@@ -105,6 +112,11 @@ export class Room implements ProtocolRoom {
     return this.ctx.sink
   }
 
+  /** The document's OT log, once an OT client joined it ([OT3]); for tests and metrics. */
+  get otLog(): OtLog | null {
+    return this.ot.currentLog
+  }
+
   get tombstone(): ReadonlyMap<number, number> | null {
     return this.tombstoneClocks
   }
@@ -118,14 +130,19 @@ export class Room implements ProtocolRoom {
         // Joined before reading the store, so every update another instance makes is either read or relayed.
         await this.relay.ready
       }
-      const [updates, tombstone] = await Promise.all([
+      const [updates, tombstone, otRecords] = await Promise.all([
         this.ctx.store.load(this.name),
         this.ctx.store.tombstone(this.name),
+        this.ctx.store.readSide ? this.ctx.store.readSide(this.name, 'ot/') : [],
       ])
       this.tombstoneClocks = decodeTombstone(tombstone)
       if (updates.length === 1 && updates[0]) this.answerEmptyClients(updates[0])
       this.applyStored(updates)
       this.storage.loadedFrom(updates.length)
+      // Not awaited: nothing may come between applying the stored updates and subscribing below (STACK.md trap 9).
+      // Batches are written in order, so this lands before any entry the log makes.
+      const otWrites = this.ot.loaded(otRecords)
+      if (otWrites.length > 0) this.writeSide(otWrites).catch((err: unknown) => this.fail('append', err))
     } catch (err) {
       this.ctx.observer.roomLoaded?.(performance.now() - started, false)
       this.fail('load', err)
@@ -140,7 +157,7 @@ export class Room implements ProtocolRoom {
       { doc: this.name, ms: Math.round(performance.now() - started), connections: this.connections.size },
       'room loaded',
     )
-    for (const conn of this.connections) this.sync.greet(conn)
+    for (const conn of this.connections) if (conn.sync === 'yjs') this.sync.greet(conn)
     const queued = this.queued
     this.queued = []
     for (const { conn, message } of queued) {
@@ -209,7 +226,8 @@ export class Room implements ProtocolRoom {
   /** Adds a connection; it is greeted once the document is loaded. */
   add(conn: Connection): void {
     this.connections.add(conn)
-    if (this.state === 'ready') this.sync.greet(conn)
+    // An OT client is greeted when it sends `join` ([OT1]).
+    if (this.state === 'ready' && conn.sync === 'yjs') this.sync.greet(conn)
   }
 
   /** Removes a connection (closed, died or dropped) and announces that its people left. */
@@ -223,6 +241,7 @@ export class Room implements ProtocolRoom {
       this.broadcast(encodeAwareness(removal), null)
       this.relay?.publishAwareness(removal)
     }
+    if (conn.sync === 'ot') this.ot.remove(conn)
     this.awareness.forgetDeparted(Date.now())
     if (this.connections.size === 0) this.ctx.onIdle(this)
   }
@@ -247,13 +266,26 @@ export class Room implements ProtocolRoom {
       case 'pong':
         return
     }
-    if (!this.sync.handles(message)) {
+    const ot = message.type === 'collab'
+    if (!ot && !this.sync.handles(message)) {
       // Messages only a server sends (auth, saved) mean nothing coming from a client; ignoring them keeps clients
       // that echo them working.
       return
     }
+    if (ot !== (conn.sync === 'ot')) {
+      // Each connection speaks one protocol, chosen by its URL ([OT1]).
+      this.drop(
+        conn,
+        CloseCode.BadMessage,
+        ot ? 'collab message on a Yjs connection' : `${message.type} on an OT connection`,
+      )
+      return
+    }
     if (this.state === 'loading') this.queued.push({ conn, message })
-    else if (this.state === 'ready') this.sync.handle(conn, message)
+    else if (this.state === 'ready') {
+      if (message.type === 'collab') this.ot.handle(conn, message.json)
+      else this.sync.handle(conn, message)
+    }
   }
 
   /** Whether an awareness message is an echo that costs no message budget ([LM2]); see YjsSyncProtocol.takeEcho. */
@@ -266,7 +298,17 @@ export class Room implements ProtocolRoom {
     this.broadcast(encodeSyncUpdate(update), origin)
     // Another instance stored it (it publishes only what it stored), or it was read from the store.
     if (origin === storedElsewhere) return
-    this.storage.append(update)
+    // The OT log entries this transaction made go in the same batch ([OT3]), and to OT clients once it is written.
+    const side = this.ot.takeSideWrites()
+    this.storage.append(update, side)
+    if (side) this.ot.stored(this.storage.written)
+  }
+
+  /** Writes side records of the document on their own, after every append so far. */
+  writeSide(writes: readonly SideWrite[]): Promise<void> {
+    const store = this.ctx.store
+    if (!store.writeSide) return Promise.reject(new Error('the store keeps no side records'))
+    return store.writeSide(this.name, writes)
   }
 
   /** Resolves once every update appended so far is durable. */
@@ -297,11 +339,13 @@ export class Room implements ProtocolRoom {
     const awareness = message[0] === MessageType.Awareness
     let sent = 0
     for (const conn of this.connections) {
-      if (conn === except || !conn.sendUncounted(message)) continue
+      // Yjs sync and awareness messages; OT clients get theirs from the OT handler ([OT1]).
+      if (conn === except || conn.sync === 'ot' || !conn.sendUncounted(message)) continue
       sent++
       if (awareness) conn.grantEcho(this.ctx.limits.messageBurst)
     }
     if (sent > 0) this.ctx.observer.messagesSent?.(kindOfEncoded(message), message.length, sent)
+    if (awareness) this.ot.presenceChanged()
   }
 
   /** Closes one connection and forgets it at once. */
@@ -330,6 +374,7 @@ export class Room implements ProtocolRoom {
       if (removal) this.relay?.publishAwareness(removal)
     }
     this.queued = []
+    void this.ot.finish(false)
     this.ctx.onIdle(this)
   }
 
@@ -349,6 +394,8 @@ export class Room implements ProtocolRoom {
     this.doc.off('update', this.onDocUpdate)
     this.relay?.leave()
     try {
+      // Before the compaction, after the last append: marks the OT log as continuing in the next run ([OT3]).
+      await this.ot.finish(wasReady && options.compact !== false)
       await this.storage.finish(wasReady && options.compact !== false)
     } finally {
       this.doc.destroy()

@@ -7,7 +7,7 @@ import { type WebSocket, WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import { Admission, docNameFromUrl, type Refusal } from './admission.js'
 import { type AuthResult, collabSubprotocol } from './auth.js'
-import { Connection } from './connection.js'
+import { Connection, type SyncKind } from './connection.js'
 import { createExceptionSink, type ExceptionSink, guarded, guardObserver } from './exception-sink.js'
 import { LoopShare } from './inbound-flow.js'
 import { defaultLimits, type Limits } from './limits.js'
@@ -80,6 +80,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       connectionTimeoutMs: options.connectionTimeoutMs ?? syncServerDefaults.connectionTimeoutMs,
       roomGraceMs: options.roomGraceMs ?? syncServerDefaults.roomGraceMs,
       authTimeoutMs: options.authTimeoutMs ?? syncServerDefaults.authTimeoutMs,
+      otLog: options.otLog ?? {},
     },
     sink,
   )
@@ -129,6 +130,7 @@ class SyncServerImpl implements SyncServer {
         limits: options.limits,
         observer: options.observer,
         relay: options.relay,
+        otLog: options.otLog,
         sink,
         onDeletedElsewhere: (room) => this.closeDeletedRoom(room),
       },
@@ -176,8 +178,9 @@ class SyncServerImpl implements SyncServer {
     }
     const address = this.admission.addressOf(req)
     const { name, error } = docNameFromUrl(req.url ?? '/')
+    const sync = syncKindOf(req.url ?? '/')
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const refusal = this.admission.afterUpgrade(error, address)
+      const refusal = this.admission.afterUpgrade(error, address) ?? this.otRefusal(sync)
       if (refusal) {
         this.options.logger.info(
           { url: req.url?.split('?')[0], remote: address, error: refusal.message },
@@ -187,12 +190,33 @@ class SyncServerImpl implements SyncServer {
         ws.close(refusal.code, refusal.message.slice(0, 120))
         return
       }
-      void this.admit(ws, req, name, address)
+      void this.admit(ws, req, name, address, sync)
     })
   }
 
+  /**
+   * OT clients need one sequencer per document and a store that keeps the log beside the updates: not offered in
+   * cluster mode ([OT9]).
+   */
+  private otRefusal(sync: SyncKind): Refusal | null {
+    if (sync !== 'ot' || (!this.options.relay && this.options.store.readSide && this.options.store.writeSide)) {
+      return null
+    }
+    return {
+      reason: 'unsupported',
+      code: CloseCode.NotSupported,
+      message: '@codemirror/collab clients are not supported in cluster mode',
+    }
+  }
+
   /** Registers a connection, authenticates it, then lets it into its document's room. */
-  private async admit(ws: WebSocket, req: IncomingMessage, docName: string, address: string): Promise<void> {
+  private async admit(
+    ws: WebSocket,
+    req: IncomingMessage,
+    docName: string,
+    address: string,
+    sync: SyncKind,
+  ): Promise<void> {
     const logger = this.options.logger
     const channel = createWebSocketChannel(ws, {
       message: (data, bytes) => conn.receive(data, bytes),
@@ -212,6 +236,7 @@ class SyncServerImpl implements SyncServer {
       channel,
       docName,
       remoteAddress: address,
+      sync,
       limits: this.options.limits,
       observer: this.options.observer,
       loop: this.loop,
@@ -421,4 +446,11 @@ class SyncServerImpl implements SyncServer {
     for (const conn of open) conn.terminate()
     this.wss.close()
   }
+}
+
+/** The protocol a connection asks for with its URL: `?sync=ot` for @codemirror/collab ([OT1]), else Yjs sync. */
+function syncKindOf(url: string): SyncKind {
+  const query = url.indexOf('?')
+  if (query < 0) return 'yjs'
+  return new URLSearchParams(url.slice(query + 1)).get('sync') === 'ot' ? 'ot' : 'yjs'
 }

@@ -30,6 +30,13 @@ export interface CompactionPolicy {
 /** The default {@link CompactionPolicy}. */
 export const defaultCompactionPolicy: CompactionPolicy = { maxRecords: 200, maxBytes: 1 << 20 }
 
+/**
+ * A write to a document's side records: data kept beside its updates (the @codemirror/collab log, [OT3]), in the
+ * same atomic batch as an append when given to {@link DocStore.append}. `value: null` deletes one key; `from`/`to`
+ * deletes the keys in `[from, to)`. Keys are the caller's, any string without control characters.
+ */
+export type SideWrite = { key: string; value: Uint8Array | null } | { from: string; to: string }
+
 /** Where a store reports trouble it cannot hand to a caller (a background write that failed, a broken connection). */
 export interface StoreLogger {
   warn(fields: Record<string, unknown>, message: string): void
@@ -53,8 +60,18 @@ export interface DocStore {
    * tail is slow to apply, and is applied once.
    */
   load(name: string): Promise<Uint8Array[]>
-  /** Stores one update after the ones already appended to `name`; resolves when it is durable. */
-  append(name: string, update: Uint8Array): Promise<void>
+  /**
+   * Stores one update after the ones already appended to `name`; resolves when it is durable. `side` writes
+   * side records in the same atomic batch (only stores with {@link DocStore.readSide}; others throw).
+   */
+  append(name: string, update: Uint8Array, side?: readonly SideWrite[]): Promise<void>
+  /**
+   * The side records of `name` whose keys start with `prefix`, ordered by key. Optional: a store without it
+   * keeps no side records (the PostgreSQL store, used by clusters, where the OT log is not offered, [OT9]).
+   */
+  readSide?(name: string, prefix: string): Promise<Array<[key: string, value: Uint8Array]>>
+  /** Applies side-record writes in one atomic batch, after every append so far. Present with `readSide`. */
+  writeSide?(name: string, writes: readonly SideWrite[]): Promise<void>
   /**
    * Whether enough was appended to `name` since its last snapshot that {@link DocStore.compact} is worth it.
    * `false` for documents this store has not loaded or written.
@@ -69,7 +86,7 @@ export interface DocStore {
   /** Every stored document. */
   list(): Promise<DocInfo[]>
   /**
-   * Removes a document and everything stored for it, and remembers its state vector as a tombstone: the clocks
+   * Removes a document and everything stored for it (side records included), and remembers its state vector as a tombstone: the clocks
    * of content that was deleted, so that a client still holding that content cannot bring it back. A later
    * delete of the same name merges its state vector into the tombstone (the larger clock per client wins).
    * `stateVector` is a Yjs-encoded state vector (Y.encodeStateVector); without it the store computes it from

@@ -4,6 +4,7 @@ export {
   type DocStore,
   DocumentUnreadableError,
   defaultCompactionPolicy,
+  type SideWrite,
   type StoreLogger,
 } from './doc-store.js'
 export { LevelDocStore, type LevelDocStoreOptions } from './level-doc-store.js'

@@ -13,6 +13,7 @@ import {
   type DocStore,
   DocumentUnreadableError,
   defaultCompactionPolicy,
+  type SideWrite,
   type StoreLogger,
 } from './doc-store.js'
 import { mergeStoredUpdates } from './merge.js'
@@ -35,6 +36,8 @@ export interface LevelDocStoreOptions {
 }
 
 type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
+/** A range of keys to delete, resolved into single deletes when its batch is written. */
+type RangeDelete = { gte: string; lt: string }
 /**
  * A change to a document's figures that takes effect when its batch is written: added to them, or, with `reset`,
  * replacing them by those of a document with no records (a deletion).
@@ -52,6 +55,8 @@ interface DocState extends Rewritable {
 
 interface PendingBatch {
   ops: BatchOp[]
+  /** Deleted ranges, read just before the batch is written so they cover what earlier batches wrote. */
+  ranges: RangeDelete[]
   deltas: StatsDelta[]
   done: Promise<void>
   resolve: () => void
@@ -62,11 +67,14 @@ interface PendingBatch {
 //   d\0<name>\0<seq: 12 hex digits>  a record: an update, or a snapshot of everything up to that seq
 //   i\0<name>                        JSON DocInfo for listings, rewritten with every batch touching the document
 //   t\0<name>                        tombstone: a record holding the Yjs state vector of the deleted document
+//   s\0<name>\0<key>                 a side record (SideWrite), deleted with the document
 const recordPrefix = (name: string) => `d\u0000${name}\u0000`
 const recordKey = (name: string, seq: number) => recordPrefix(name) + seq.toString(16).padStart(12, '0')
 const infoKey = (name: string) => `i\u0000${name}`
 const tombstoneKey = (name: string) => `t\u0000${name}`
 const infoRange = { gte: 'i\u0000', lt: 'i\u0001' }
+const sidePrefix = (name: string) => `s\u0000${name}\u0000`
+const sideRange = (name: string): RangeDelete => ({ gte: sidePrefix(name), lt: `s\u0000${name}\u0001` })
 
 function recordRange(name: string, upTo?: number): { gte: string; lte?: string; lt?: string } {
   const prefix = recordPrefix(name)
@@ -157,16 +165,34 @@ export class LevelDocStore implements DocStore {
     return [merged]
   }
 
-  async append(name: string, update: Uint8Array): Promise<void> {
+  async append(name: string, update: Uint8Array, side?: readonly SideWrite[]): Promise<void> {
     this.assertOpen()
     // Encoded (copied) before any await, so a caller that reuses its buffer cannot change what is stored.
     const record = encodeRecord(RecordKind.Update, update)
+    const sideOps = side === undefined ? null : sideBatch(name, side)
     const doc = this.docs.get(name) ?? (await this.initDoc(name))
     const seq = doc.nextSeq++
-    return this.enqueue(
-      [{ type: 'put', key: recordKey(name, seq), value: record }],
-      [{ name, snapshotBytes: 0, tailRecords: 1, tailBytes: update.length }],
-    )
+    const ops: BatchOp[] = [{ type: 'put', key: recordKey(name, seq), value: record }]
+    if (sideOps) ops.push(...sideOps.ops)
+    return this.enqueue(ops, [{ name, snapshotBytes: 0, tailRecords: 1, tailBytes: update.length }], sideOps?.ranges)
+  }
+
+  async readSide(name: string, prefix: string): Promise<Array<[key: string, value: Uint8Array]>> {
+    this.assertOpen()
+    await this.settled()
+    const base = sidePrefix(name)
+    const start = base + prefix
+    const found: Array<[string, Uint8Array]> = []
+    for await (const [key, value] of this.db.iterator({ gte: start, lt: `${start}\uffff` })) {
+      found.push([key.slice(base.length), value])
+    }
+    return found
+  }
+
+  async writeSide(name: string, writes: readonly SideWrite[]): Promise<void> {
+    this.assertOpen()
+    const { ops, ranges } = sideBatch(name, writes)
+    return this.enqueue(ops, [], ranges)
   }
 
   needsCompaction(name: string): boolean {
@@ -286,7 +312,7 @@ export class LevelDocStore implements DocStore {
     // Records appended meanwhile (numbered, maybe not written yet) go too: the batch below comes after theirs.
     for (let seq = written; seq < doc.nextSeq; seq++) ops.push({ type: 'del', key: recordKey(name, seq) })
     ops.push({ type: 'put', key: tombstoneKey(name), value: encodeRecord(RecordKind.Tombstone, encodeClocks(clocks)) })
-    await this.enqueue(ops, [{ name, snapshotBytes: 0, tailRecords: 0, tailBytes: 0, reset: true }])
+    await this.enqueue(ops, [{ name, snapshotBytes: 0, tailRecords: 0, tailBytes: 0, reset: true }], [sideRange(name)])
   }
 
   async tombstone(name: string): Promise<Uint8Array | null> {
@@ -371,7 +397,7 @@ export class LevelDocStore implements DocStore {
   }
 
   /** Adds operations to the batch of this tick; resolves when that batch is written. */
-  private enqueue(ops: BatchOp[], deltas: StatsDelta[]): Promise<void> {
+  private enqueue(ops: BatchOp[], deltas: StatsDelta[], ranges?: readonly RangeDelete[]): Promise<void> {
     let batch = this.pending
     if (!batch) {
       let resolve!: () => void
@@ -380,7 +406,7 @@ export class LevelDocStore implements DocStore {
         resolve = res
         reject = rej
       })
-      batch = { ops: [], deltas: [], done, resolve, reject }
+      batch = { ops: [], ranges: [], done, resolve, reject, deltas: [] }
       this.pending = batch
       this.lastBatch = done
       // Callers that only wait (flush, settled) must not turn a failed write into an unhandled rejection.
@@ -389,6 +415,7 @@ export class LevelDocStore implements DocStore {
     }
     for (const op of ops) batch.ops.push(op)
     for (const delta of deltas) batch.deltas.push(delta)
+    if (ranges) for (const range of ranges) batch.ranges.push(range)
     return batch.done
   }
 
@@ -417,6 +444,19 @@ export class LevelDocStore implements DocStore {
       projected.set(delta.name, stats)
     }
     const ops = batch.ops
+    if (batch.ranges.length > 0) {
+      try {
+        // Before the batch's own puts, so a range delete never removes what the same batch writes.
+        const deletes: BatchOp[] = []
+        for (const range of batch.ranges) {
+          for await (const key of this.db.keys(range)) deletes.push({ type: 'del', key })
+        }
+        ops.unshift(...deletes)
+      } catch (err) {
+        batch.reject(err)
+        return
+      }
+    }
     for (const [name, stats] of projected) {
       // A document without records (deleted) has no listing entry: list() shows stored documents only.
       if (storedRecords(stats) === 0) {
@@ -438,6 +478,30 @@ export class LevelDocStore implements DocStore {
     }
     batch.resolve()
   }
+}
+
+/** Side-record writes of `name` as batch operations; throws on a key with control characters (before any write). */
+function sideBatch(name: string, writes: readonly SideWrite[]): { ops: BatchOp[]; ranges: RangeDelete[] } {
+  const base = sidePrefix(name)
+  const ops: BatchOp[] = []
+  const ranges: RangeDelete[] = []
+  for (const write of writes) {
+    if ('from' in write) {
+      ranges.push({ gte: base + checkedSideKey(write.from), lt: base + checkedSideKey(write.to) })
+    } else if (write.value === null) {
+      ops.push({ type: 'del', key: base + checkedSideKey(write.key) })
+    } else {
+      // Copied: the caller may reuse its buffer before the batch is written.
+      ops.push({ type: 'put', key: base + checkedSideKey(write.key), value: write.value.slice() })
+    }
+  }
+  return { ops, ranges }
+}
+
+function checkedSideKey(key: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters separate the parts of a key
+  if (/[\u0000-\u001f]/.test(key)) throw new RangeError(`side record key ${JSON.stringify(key)} has control characters`)
+  return key
 }
 
 function infoOf(name: string, stats: DocStats): DocInfo {

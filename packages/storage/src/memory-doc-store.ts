@@ -6,7 +6,13 @@ import {
   storedBytes,
   storedRecords,
 } from './doc-stats.js'
-import { type CompactionPolicy, type DocInfo, type DocStore, defaultCompactionPolicy } from './doc-store.js'
+import {
+  type CompactionPolicy,
+  type DocInfo,
+  type DocStore,
+  defaultCompactionPolicy,
+  type SideWrite,
+} from './doc-store.js'
 import { mergeStoredUpdates } from './merge.js'
 import { type Clocks, clocksOfUpdates, decodeClocks, encodeClocks, raiseClocks } from './state-vector.js'
 
@@ -28,6 +34,8 @@ export interface MemoryDocStoreOptions {
 export class MemoryDocStore implements DocStore {
   private readonly docs = new Map<string, MemoryDoc>()
   private readonly tombstones = new Map<string, Clocks>()
+  /** Side records per document, by key. */
+  private readonly side = new Map<string, Map<string, Uint8Array>>()
   private readonly policy: CompactionPolicy
   private closed = false
 
@@ -44,14 +52,44 @@ export class MemoryDocStore implements DocStore {
     return recordsOf(doc)
   }
 
-  async append(name: string, update: Uint8Array): Promise<void> {
+  async append(name: string, update: Uint8Array, side?: readonly SideWrite[]): Promise<void> {
     this.assertOpen()
+    if (side) this.applySide(name, side)
     const doc = this.docOf(name)
     // Copy: the caller may reuse the buffer, and a stored document must not change behind the store's back.
     doc.updates.push(update.slice())
     doc.stats.tailRecords++
     doc.stats.tailBytes += update.length
     doc.stats.updatedAt = Date.now()
+  }
+
+  async readSide(name: string, prefix: string): Promise<Array<[key: string, value: Uint8Array]>> {
+    this.assertOpen()
+    const records = this.side.get(name)
+    if (!records) return []
+    return [...records]
+      .filter(([key]) => key.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, value]) => [key, value.slice()])
+  }
+
+  async writeSide(name: string, writes: readonly SideWrite[]): Promise<void> {
+    this.assertOpen()
+    this.applySide(name, writes)
+  }
+
+  private applySide(name: string, writes: readonly SideWrite[]): void {
+    let records = this.side.get(name)
+    if (!records) {
+      records = new Map()
+      this.side.set(name, records)
+    }
+    for (const write of writes) {
+      if ('from' in write) {
+        for (const key of [...records.keys()]) if (key >= write.from && key < write.to) records.delete(key)
+      } else if (write.value === null) records.delete(write.key)
+      else records.set(write.key, write.value.slice())
+    }
   }
 
   needsCompaction(name: string): boolean {
@@ -83,6 +121,7 @@ export class MemoryDocStore implements DocStore {
     const clocks = given ?? clocksOfUpdates(doc ? recordsOf(doc) : [])
     this.tombstones.set(name, raiseClocks(this.tombstones.get(name) ?? new Map(), clocks))
     this.docs.delete(name)
+    this.side.delete(name)
   }
 
   async tombstone(name: string): Promise<Uint8Array | null> {

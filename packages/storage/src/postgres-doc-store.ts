@@ -7,6 +7,7 @@ import {
   type DocStore,
   DocumentUnreadableError,
   defaultCompactionPolicy,
+  type SideWrite,
   type StoreLogger,
 } from './doc-store.js'
 import { mergeStoredUpdates } from './merge.js'
@@ -204,8 +205,13 @@ export class PostgresDocStore implements DocStore {
     if (replaced) this.tailMerged(doc, merged.length, tailBefore)
   }
 
-  append(name: string, update: Uint8Array): Promise<void> {
+  append(name: string, update: Uint8Array, side?: readonly SideWrite[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('PostgresDocStore is closed'))
+    if (side && side.length > 0) {
+      // Clusters do not offer the @codemirror/collab log ([OT9]); storing the update without its side records would
+      // break the promise that both are written together.
+      return Promise.reject(new Error('PostgresDocStore keeps no side records'))
+    }
     if (name.includes('\u0000')) return Promise.reject(new RangeError(`Invalid document name ${JSON.stringify(name)}`))
     // Copied now: the caller may reuse its buffer before the batch is written.
     const data = Buffer.from(update)

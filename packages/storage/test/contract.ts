@@ -6,6 +6,8 @@ import type { CompactionPolicy, DocStore } from '../src/index.js'
 export interface DocStoreFactory {
   /** A new empty store; the suite closes it after each test. */
   create(options?: { compaction?: Partial<CompactionPolicy> }): Promise<DocStore>
+  /** Whether the adapter keeps side records (readSide/writeSide); one that does not must refuse them. */
+  sideRecords: boolean
 }
 
 /** A Y.Doc whose every local change is captured as one update, the way the server produces them. */
@@ -100,6 +102,55 @@ export function describeDocStoreContract(adapter: string, factory: DocStoreFacto
       expect(await store.load('never-written')).toEqual([])
       expect(store.needsCompaction('never-written')).toBe(false)
     })
+
+    // Registered per adapter rather than skipped: each adapter runs the half that applies to it.
+    if (!factory.sideRecords) {
+      describe('without side records', () => {
+        it('refuses an append with side writes, and stores nothing', async () => {
+          const store = await createStore()
+          expect(store.readSide).toBeUndefined()
+          const source = createSource()
+          await expect(store.append('doc', source.type('a'), [{ key: 'k', value: new Uint8Array(1) }])).rejects.toThrow(
+            /side records/,
+          )
+          expect(await store.load('doc')).toEqual([])
+        })
+      })
+    } else {
+      describe('side records', () => {
+        const bytes = (text: string) => new TextEncoder().encode(text)
+        const keysOf = (records: Array<[string, Uint8Array]>) => records.map(([key]) => key)
+
+        it('are written in the batch of an append, read by prefix in key order, and deleted by key and range', async () => {
+          const store = await createStore()
+          if (!store.readSide || !store.writeSide) throw new Error('the adapter says it keeps side records')
+          const source = createSource()
+          await store.append('doc', source.type('a'), [
+            { key: 'ot/e/0002', value: bytes('two') },
+            { key: 'ot/e/0001', value: bytes('one') },
+            { key: 'other', value: bytes('x') },
+          ])
+          await store.writeSide('doc', [{ key: 'ot/e/0003', value: bytes('three') }])
+          expect(keysOf(await store.readSide('doc', 'ot/e/'))).toEqual(['ot/e/0001', 'ot/e/0002', 'ot/e/0003'])
+          expect(new TextDecoder().decode((await store.readSide('doc', 'ot/e/0002'))[0]?.[1])).toBe('two')
+          await store.writeSide('doc', [
+            { from: 'ot/e/', to: 'ot/e/0003' },
+            { key: 'other', value: null },
+          ])
+          expect(keysOf(await store.readSide('doc', ''))).toEqual(['ot/e/0003'])
+          expect(await store.readSide('unknown', '')).toEqual([])
+        })
+
+        it('go with the document when it is deleted', async () => {
+          const store = await createStore()
+          if (!store.readSide || !store.writeSide) throw new Error('the adapter says it keeps side records')
+          const source = createSource()
+          await store.append('doc', source.type('a'), [{ key: 'k', value: bytes('v') }])
+          await store.delete('doc')
+          expect(await store.readSide('doc', '')).toEqual([])
+        })
+      })
+    }
 
     it('returns appended updates in append order', async () => {
       const store = await createStore()

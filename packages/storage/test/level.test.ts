@@ -20,6 +20,7 @@ afterEach(() => {
 })
 
 describeDocStoreContract('LevelDocStore', {
+  sideRecords: true,
   create: (options) => LevelDocStore.open({ path: tempDir(), ...options }),
 })
 

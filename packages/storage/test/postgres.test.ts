@@ -31,6 +31,7 @@ async function withClient<T>(use: (client: pg.Client) => Promise<T>): Promise<T>
 }
 
 describeDocStoreContract('PostgresDocStore', {
+  sideRecords: false,
   create: (options) =>
     PostgresDocStore.open({ connectionString: databaseUrl, table: `records_${++tables}`, ...options }),
 })
