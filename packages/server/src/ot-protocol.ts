@@ -21,21 +21,25 @@ import {
 } from '@collab/ot'
 import { CloseCode, encodeAwareness, encodeAwarenessEntries, encodeCollab } from '@collab/protocol'
 import type { SideWrite } from '@collab/storage'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import type { Connection } from './connection.js'
+import { cssColor, cursorOffset, cursorPosition, lightColor, parseUser, randomAwarenessId } from './ot-presence.js'
+import {
+  appliedPrefix,
+  entryKey,
+  entryPrefix,
+  forgetClientAfterMs,
+  type LogMeta,
+  metaKey,
+  newEpoch,
+  parseApplied,
+  parseMeta,
+  restoreLog,
+} from './ot-storage.js'
 import type { ProtocolRoom } from './sync-protocol.js'
 
 /** The text @codemirror/collab clients edit: the one y-codemirror.next binds (`@collab/editor`'s `textName`). */
 export const otTextName = 'codemirror'
-
-/** Side-record keys of the OT log ([OT3]): one meta record and one record per entry, keyed by its version. */
-const metaKey = 'ot/m'
-const entryPrefix = 'ot/e/'
-const entryKey = (version: number) => entryPrefix + version.toString(16).padStart(12, '0')
-/** Per client ID: how many of its updates the document holds ([OT7]), kept across epochs. */
-const appliedPrefix = 'ot/c/'
-/** A client ID not seen for this long is forgotten (its tab is long gone; a new tab gets a new ID). */
-const forgetClientAfterMs = 30 * 24 * 3600_000
 
 /** How often presence is sent to OT clients at most ([OT2]). */
 const presenceEveryMs = 50
@@ -52,14 +56,6 @@ export interface OtRoom extends ProtocolRoom {
   readonly connections: ReadonlySet<Connection>
   /** Writes side records of the document on their own (ordered after every append so far). */
   writeSide(writes: readonly SideWrite[]): Promise<void>
-}
-
-/** The stored meta record of a document's OT log. */
-interface LogMeta {
-  epoch: string
-  version: number
-  /** Whether the room that wrote it unloaded cleanly: every entry it announced is stored ([OT3]). */
-  clean: boolean
 }
 
 /** One OT client's state, while its connection is open. */
@@ -336,7 +332,7 @@ export class OtProtocol {
       const client: OtClient = {
         clientID,
         secret,
-        awarenessId: randomAwarenessId(this.room),
+        awarenessId: randomAwarenessId(this.room.awareness),
         awarenessClock: 0,
         presence: null,
         knownVersion: this.published,
@@ -481,10 +477,7 @@ export class OtProtocol {
         let pos = Math.min(Math.max(0, offset), log.lengthAt(message.version) ?? log.doc.length)
         for (const entry of later) pos = entry.changes.mapPos(pos, 1)
         pos = Math.min(pos, this.ytext.length)
-        // The shape y-codemirror.next writes (a RelativePosition through JSON: every field, null ones too), which is
-        // what its Yjs clients read without parsing it first.
-        const position = Y.createRelativePositionFromTypeIndex(this.ytext, pos)
-        return { type: position.type, tname: position.tname, item: position.item, assoc: position.assoc }
+        return cursorPosition(this.ytext, pos)
       }
       cursor = { anchor: toRelative(message.selection.anchor), head: toRelative(message.selection.head) }
     }
@@ -545,18 +538,7 @@ export class OtProtocol {
   }
 
   private offsetOf(json: unknown): number | null {
-    if (typeof json !== 'object' || json === null) return null
-    try {
-      const position = Y.createAbsolutePositionFromRelativePosition(
-        Y.createRelativePositionFromJSON(json),
-        this.room.doc,
-      )
-      if (!position || position.type !== this.ytext) return null
-      return position.index
-    } catch {
-      // Someone's malformed cursor is not drawn; it changes nothing else.
-      return null
-    }
+    return cursorOffset(json, this.ytext, this.room.doc)
   }
 
   private sendToJoined(message: OtServerMessage): void {
@@ -603,113 +585,4 @@ export class OtProtocol {
 
 function entryJSON(entry: OtEntry): OtEntryJSON {
   return { clientID: entry.clientID, changes: entry.changes.toJSON() }
-}
-
-function newEpoch(): string {
-  return newSecret().slice(0, 12)
-}
-
-function parseApplied(value: Uint8Array): { n: number; at: number } | null {
-  try {
-    const count = JSON.parse(new TextDecoder().decode(value)) as { n?: unknown; at?: unknown }
-    return Number.isSafeInteger(count.n) && typeof count.at === 'number' ? { n: count.n as number, at: count.at } : null
-  } catch {
-    return null
-  }
-}
-
-function parseMeta(value: Uint8Array | undefined): LogMeta | null {
-  if (!value) return null
-  try {
-    const meta = JSON.parse(new TextDecoder().decode(value)) as Partial<LogMeta>
-    if (typeof meta.epoch !== 'string' || !Number.isSafeInteger(meta.version) || typeof meta.clean !== 'boolean') {
-      return null
-    }
-    return meta as LogMeta
-  } catch {
-    return null
-  }
-}
-
-/**
- * The stored log of a cleanly stopped room, if its entries are contiguous, end at the meta's version and describe
- * the current text's length; anything else starts a new epoch.
- */
-function restoreLog(
-  meta: LogMeta,
-  records: ReadonlyArray<[string, Uint8Array]>,
-  doc: Text,
-  options: OtLogOptions,
-): OtLog | null {
-  try {
-    const entries: OtEntry[] = []
-    let expected = meta.version - records.length + 1
-    if (expected < 1 && records.length > 0) return null
-    let length: number | null = null
-    for (const [key, value] of records) {
-      if (Number.parseInt(key.slice(entryPrefix.length), 16) !== expected) return null
-      const stored = JSON.parse(new TextDecoder().decode(value)) as { clientID: string; changes: unknown; at: number }
-      const checked = checkStored(stored.changes, length)
-      if (!checked) return null
-      entries.push({ clientID: String(stored.clientID), changes: checked, at: Number(stored.at) || 0 })
-      length = checked.newLength
-      expected++
-    }
-    if (length !== null && length !== doc.length) return null
-    return new OtLog({ epoch: meta.epoch, doc, version: meta.version, entries }, options)
-  } catch {
-    return null
-  }
-}
-
-/** A stored entry's change set, checked like a pushed one (the store is ours, but a damaged record must not crash). */
-function checkStored(changes: unknown, length: number | null): ChangeSet | null {
-  // The first stored entry's base length is not known here; it is whatever the change set says.
-  const base = length ?? baseLengthOf(changes)
-  if (base === null) return null
-  const checked = checkPushedChanges([{ changes }], base)
-  return checked.ok ? (checked.changes[0] ?? null) : null
-}
-
-function baseLengthOf(changes: unknown): number | null {
-  if (!Array.isArray(changes)) return null
-  let length = 0
-  for (const part of changes) {
-    if (typeof part === 'number') length += part
-    else if (Array.isArray(part) && typeof part[0] === 'number') length += part[0]
-    else return null
-  }
-  return length
-}
-
-/** A random awareness client ID no one in the room uses (Yjs uses random 32-bit IDs too). */
-function randomAwarenessId(room: OtRoom): number {
-  for (;;) {
-    const id = Math.floor(Math.random() * 0xffffffff)
-    if (!room.awareness.has(id)) return id
-  }
-}
-
-function parseUser(value: unknown): OtPeer['user'] {
-  if (typeof value !== 'object' || value === null) return null
-  const { name, color, colorLight } = value as Record<string, unknown>
-  if (typeof name !== 'string' || typeof color !== 'string') return null
-  return {
-    name: name.slice(0, 256),
-    color: color.slice(0, 64),
-    colorLight: typeof colorLight === 'string' ? colorLight.slice(0, 96) : color.slice(0, 64),
-  }
-}
-
-/** Colours other clients put into a style attribute: hex, a colour name, or rgb()/hsl() with plain arguments. */
-function cssColor(color: string): string | null {
-  const trimmed = color.trim()
-  return /^(#[0-9a-f]{3,8}|[a-z]{3,30}|(rgb|hsl)a?\([0-9.,%\s]{1,40}\))$/i.test(trimmed) ? trimmed : null
-}
-
-/** `color` at 20% opacity, as @collab/editor derives it for Yjs clients. */
-function lightColor(color: string): string {
-  if (/^#[0-9a-f]{6}$/i.test(color)) return `${color}33`
-  if (/^#[0-9a-f]{3}$/i.test(color)) return `${color}3`
-  return `color-mix(in srgb, ${color} 20%, transparent)`
 }
