@@ -43,7 +43,8 @@ function scores(row: MetricRow): Partial<Record<SystemId, number>> {
  * system's bar is full length and longer is always better; each bar carries its measured value.
  */
 export function renderChart(rows: MetricRow[], title: string, subtitle: string): string {
-  const charted = rows.filter((row) => row.better !== 'info')
+  // Rows without a verdict (figures nothing explains) are not drawn as a comparison either.
+  const charted = rows.filter((row) => row.better !== 'info' && !row.noVerdict)
   const groupHeight = 22 + comparedSystems.length * (barHeight + barGap) + 14
   const top = 96
   const height = top + charted.length * groupHeight + 40

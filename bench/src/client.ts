@@ -1,6 +1,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { WebSocket } from 'ws'
+import { currentMeasurement, type Measurement } from './health.js'
 
 /** The two wire protocols under test: y-websocket's (ours, @y/websocket-server, the raw relay) and Hocuspocus's. */
 export type WireProtocol = 'y-websocket' | 'hocuspocus'
@@ -69,6 +70,8 @@ export class SyncClient {
   private syncWaiters: Array<() => void> = []
   private lastHeardAt = performance.now()
   private lastPingAt = 0
+  /** The measurement this client was created in: it hears of this client's close and acknowledgements. */
+  private readonly measurement: Measurement | null = currentMeasurement()
 
   constructor(
     baseUrl: string,
@@ -81,6 +84,7 @@ export class SyncClient {
     const url = flavour.protocol === 'hocuspocus' ? baseUrl : `${baseUrl}/${encodeURIComponent(docName)}`
     this.ws = new WebSocket(url, { perMessageDeflate: false })
     this.ws.binaryType = 'nodebuffer'
+    watchCloses(this.ws, baseUrl, this.measurement)
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => {
         this.start()
@@ -220,10 +224,14 @@ export class SyncClient {
         this.received.awareness++
         return
       case Msg.SyncStatus:
-        if (this.flavour.protocol === 'hocuspocus' && decoding.readVarInt(decoder) === 1) this.acks++
+        if (this.flavour.protocol === 'hocuspocus' && decoding.readVarInt(decoder) === 1) {
+          this.acks++
+          if (this.measurement) this.measurement.acknowledgements++
+        }
         return
       case Msg.Saved:
         this.acks = decoding.readVarUint(decoder)
+        if (this.measurement) this.measurement.acknowledgements++
         return
       case Msg.Ping:
         this.ws.send(frame(null, Msg.Pong, () => undefined))
@@ -252,6 +260,34 @@ export class SyncClient {
     }
     this.onUpdate?.(payload, sub === Sync.Step2 ? 'step2' : 'update', at)
   }
+}
+
+/**
+ * Reports how `ws` (connected to `baseUrl`) closes to `measurement`: whether the bench closed it itself (`close` or
+ * `terminate`, wrapped here so that every call site counts) or the other side did. A connection that never opened
+ * is not counted (a connection attempt that failed is the workload's to retry or report).
+ */
+export function watchCloses(ws: WebSocket, baseUrl: string, measurement: Measurement | null): void {
+  if (!measurement) return
+  const port = Number(new URL(baseUrl).port)
+  let byClient = false
+  let opened = false
+  const close = ws.close.bind(ws)
+  const terminate = ws.terminate.bind(ws)
+  ws.close = (...args: Parameters<WebSocket['close']>) => {
+    byClient = true
+    close(...args)
+  }
+  ws.terminate = () => {
+    byClient = true
+    terminate()
+  }
+  ws.once('open', () => {
+    opened = true
+  })
+  ws.once('close', (code: number) => {
+    if (opened) measurement.connectionClosed(port, code, byClient)
+  })
 }
 
 /**

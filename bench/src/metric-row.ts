@@ -1,4 +1,4 @@
-import { type Runs, successes } from './results.js'
+import { failureText, isFailed, type Runs, successes } from './results.js'
 import { median } from './stats.js'
 import { comparedSystems, type SystemId } from './systems.js'
 
@@ -13,6 +13,15 @@ export interface MetricRow {
   values: Partial<Record<SystemId, number>>
   /** How many repetitions the median is over, per system. */
   counts: Partial<Record<SystemId, number>>
+  /**
+   * Per system, why its cell shows no figure: a repetition failed (a server died, a connection closed, an error),
+   * so the figures of the others are not reported as its behaviour either.
+   */
+  failures?: Partial<Record<SystemId, string>>
+  /** Per system, a word shown after its figure (the cluster's missing deliveries: "unexplained"). */
+  notes?: Partial<Record<SystemId, string>>
+  /** No ours / peer verdict on this row (a figure nothing recorded a cause for is no claim about the peer). */
+  noVerdict?: boolean
   floor?: { value: number; what: string }
   target?: { value: number; text: string }
 }
@@ -32,7 +41,17 @@ export function row<T>(
 ): MetricRow {
   const values: MetricRow['values'] = {}
   const counts: MetricRow['counts'] = {}
+  const failures: NonNullable<MetricRow['failures']> = {}
   for (const system of comparedSystems) {
+    const all = runs[system] ?? []
+    const failed = all.filter(isFailed)
+    if (failed.length > 0) {
+      // A failed repetition is not the system's behaviour, and the others alone would hide it: no figure at all.
+      const causes = [...new Set(failed.map(failureText))].join('; ')
+      failures[system] = `failed: ${causes}${all.length > 1 ? ` (${failed.length} of ${all.length} runs)` : ''}`
+      counts[system] = 0
+      continue
+    }
     const figures = successes(runs, system)
       .map(pick)
       .filter((figure) => typeof figure === 'number' && !Number.isNaN(figure))
@@ -40,7 +59,7 @@ export function row<T>(
     if (figures.length > 0)
       values[system] = combine === 'sum' ? figures.reduce((sum, figure) => sum + figure, 0) : median(figures)
   }
-  return { ...base, values, counts }
+  return { ...base, values, counts, ...(Object.keys(failures).length > 0 ? { failures } : {}) }
 }
 
 /** The median of `pick` over the raw ws relay's repetitions, if it ran this workload. */

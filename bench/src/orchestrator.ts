@@ -1,19 +1,20 @@
 // Every workload against ours, @y/websocket-server and Hocuspocus, side by side in one run (started by run.ts).
 // Each server runs as its own process on core 0, this load generator on core 1; systems are interleaved within each
 // repetition (A B C A B C) and the table reports medians. See bench/README.md.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as Y from 'yjs'
 import { renderChart } from './chart.js'
 import type { BenchContext, BenchTrace } from './context.js'
 import { measureInProcessFloors } from './floors.js'
+import { beginMeasurement, endMeasurement } from './health.js'
 import { fullPlan, type Plan, quickPlan } from './plan.js'
 import { loadAverage, watchOtherProcesses } from './proc-stats.js'
 import { formatValue, markdownTable, metricRows } from './report.js'
-import type { RunResults, Runs } from './results.js'
+import type { Failed, RunResults, Runs } from './results.js'
 import { killAllServers } from './server-process.js'
 import { median } from './stats.js'
 import { comparedSystems, oursWithDefaultLimits, type SystemId, type SystemSpec, systems } from './systems.js'
@@ -162,6 +163,7 @@ const results: RunResults = {
     loadAverage: { min: 0, median: 0, max: 0 },
     otherProcessesCpu: {},
   },
+  measurements: [],
   versions: {
     '@y/websocket-server': versionOf('@y/websocket-server'),
     'y-leveldb (its persistence)': versionOf('y-leveldb', yWebsocketServerDir),
@@ -193,13 +195,41 @@ const results: RunResults = {
 /** Longest one measurement may take before it counts as failed (y-websocket-server's full ingest takes about 70 s). */
 const measurementTimeoutMs = 240_000
 
-/** Runs one measurement, recording a failure (or a time-out) instead of ending the run. */
+const resultsDir = join(benchRoot, 'results')
+// Development runs must not overwrite the day's full results.
+const suffix = plan.quick ? '-quick' : options.only || options.rounds ? '-partial' : ''
+/** Server logs written in this run: the first failed measurement of a file replaces what an earlier run left. */
+const serverLogsWritten = new Set<string>()
+
+/** Keeps the servers' last lines of a failed measurement beside the results; returns the file's path. */
+function writeServerLog(what: string, system: SystemId, log: string, cause: string): string {
+  const slug = what
+    .replace(/[^a-z0-9]+/gi, '-')
+    .replace(/^-|-$/g, '')
+    .toLowerCase()
+  const path = join(resultsDir, `${results.date}${suffix}-${slug}-${system}-server.log`)
+  mkdirSync(resultsDir, { recursive: true })
+  const text = `### ${new Date().toISOString()} ${system} ${what} failed: ${cause}\n${log}\n\n`
+  if (serverLogsWritten.has(path)) appendFileSync(path, text)
+  else writeFileSync(path, text)
+  serverLogsWritten.add(path)
+  return path
+}
+
+/**
+ * Runs one measurement, recording a failure (or a time-out) instead of ending the run. Meanwhile every server
+ * process it starts and every client connection it opens is watched: when a server exited on its own or a
+ * connection was closed by the other side, the measurement is a failure with that cause, whatever figures it
+ * produced, and the servers' last log lines are written beside the results.
+ */
 async function attempt<T>(runs: Runs<T>, system: SystemId, what: string, measure: () => Promise<T>): Promise<T | null> {
   const list = runs[system] ?? []
   runs[system] = list
   let timer: NodeJS.Timeout | undefined
   const controller = new AbortController()
   ctx.signal = controller.signal
+  const measurement = beginMeasurement()
+  let outcome: { ok: true; result: T } | { ok: false; error: string }
   try {
     const result = await Promise.race([
       measure(),
@@ -212,16 +242,35 @@ async function attempt<T>(runs: Runs<T>, system: SystemId, what: string, measure
         }, measurementTimeoutMs)
       }),
     ])
-    list.push(result)
-    return result
+    outcome = { ok: true, result }
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err)
-    log(`  ${system} ${what} FAILED: ${message.split('\n')[0]}`)
-    list.push({ error: message })
-    return null
+    outcome = { ok: false, error: err instanceof Error ? err.message : String(err) }
   } finally {
     clearTimeout(timer)
+    endMeasurement()
   }
+  const health = measurement.health()
+  const record = { workload: what, system, ...health, failed: !outcome.ok || health.failure !== undefined }
+  results.measurements.push(record)
+  if (outcome.ok && health.failure === undefined) {
+    list.push(outcome.result)
+    return outcome.result
+  }
+  const cause = health.failure
+  const failed: Failed = {
+    error: outcome.ok ? `failed: ${cause}` : outcome.error,
+    ...(cause === undefined ? {} : { cause }),
+  }
+  let where = ''
+  if (measurement.servers.length > 0) {
+    const path = writeServerLog(what, system, measurement.serverLog(), cause ?? failed.error.split('\n')[0]!)
+    failed.serverLog = relative(benchRoot, path)
+    Object.assign(record, { serverLog: failed.serverLog })
+    where = `; server log: ${path}`
+  }
+  log(`  ${system} ${what} FAILED: ${cause ?? failed.error.split('\n')[0]}${where}`)
+  list.push(failed)
+  return null
 }
 
 const pct = (fraction: number) => `${(fraction * 100).toFixed(0)}%`
@@ -422,7 +471,7 @@ try {
                   )
                   if (r)
                     log(
-                      `  relay round ${round}, ${count === 1 ? '1 instance' : `readers on instance 2 of ${count}, writer on 1`}, ${id}: p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, max ${r.maxMs.toFixed(1)} ms (${r.samples} samples, ${r.missing} missing); instances ${pct(r.serverCpu)}, Redis + PostgreSQL ${pct(r.servicesCpu)}`,
+                      `  relay round ${round}, ${count === 1 ? '1 instance' : `readers on instance 2 of ${count}, writer on 1`}, ${id}: p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, max ${r.maxMs.toFixed(1)} ms (${r.samples} samples, ${r.missing} missing${r.missing > 0 ? ', unexplained: no server exited and no connection closed' : ''}); instances ${pct(r.serverCpu)}, Redis + PostgreSQL ${pct(r.servicesCpu)}`,
                     )
                 }
               }
@@ -541,10 +590,7 @@ results.machine.loadAverage = {
 }
 const rows = metricRows(results)
 const table = markdownTable(rows)
-const resultsDir = join(benchRoot, 'results')
 mkdirSync(resultsDir, { recursive: true })
-// Development runs must not overwrite the day's full results.
-const suffix = plan.quick ? '-quick' : options.only || options.rounds ? '-partial' : ''
 const jsonPath = join(resultsDir, `${results.date}${suffix}.json`)
 const svgPath = join(resultsDir, `${results.date}${suffix}.svg`)
 writeFileSync(jsonPath, `${JSON.stringify({ ...results, table: rows }, null, 2)}\n`)

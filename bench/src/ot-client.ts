@@ -4,6 +4,8 @@ import { encodeMessage, type OtEntryJSON, type OtServerMessage, parseServerMessa
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { WebSocket } from 'ws'
+import { watchCloses } from './client.js'
+import { currentMeasurement } from './health.js'
 
 // Message types of docs/PROTOCOL.md: hello, ping/pong, saved and the collab (OT) message carrying one JSON object.
 const Msg = { Hello: 100, Ping: 101, Pong: 102, Saved: 103, Collab: 104 } as const
@@ -55,6 +57,8 @@ export class OtBenchClient {
   onSaved: (() => void) | null = null
   private welcomeWaiters: Array<() => void> = []
   private pushUpdates = 0
+  /** The measurement this client was created in: it hears of this client's close and acknowledgements. */
+  private readonly measurement = currentMeasurement()
 
   constructor(
     baseUrl: string,
@@ -63,6 +67,7 @@ export class OtBenchClient {
   ) {
     this.ws = new WebSocket(`${baseUrl}/${encodeURIComponent(docName)}?sync=ot`, { perMessageDeflate: false })
     this.ws.binaryType = 'nodebuffer'
+    watchCloses(this.ws, baseUrl, this.measurement)
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => {
         this.ws.send(frame(Msg.Hello, (e) => writeStrings(e, ['heartbeat', 'save-ack'])))
@@ -186,6 +191,7 @@ export class OtBenchClient {
         return
       case Msg.Saved:
         this.saved = decoding.readVarUint(decoder)
+        if (this.measurement) this.measurement.acknowledgements++
         if (this.holdBack && this.inFlight && this.saved >= this.pushesSent) {
           this.inFlight = false
           this.onPushDone?.(this.pushSentAt, at, this.pushUpdates)

@@ -212,7 +212,7 @@ export function metricRows(r: RunResults): MetricRow[] {
     ),
   )
   rows.push(...clusterRows(r), ...limitRows(r), ...otRows(r))
-  return rows.filter((x) => Object.keys(x.values).length > 0)
+  return rows.filter((x) => Object.keys(x.values).length > 0 || Object.keys(x.failures ?? {}).length > 0)
 }
 
 /**
@@ -323,11 +323,13 @@ function clusterRows(r: RunResults): MetricRow[] {
       )
     }
     rows.push(
-      row(
-        { workload, label: `keystroke deliveries missing, ${where} (of all rounds)`, unit: 'count', better: 'lower' },
-        runs,
-        (x) => x.missing,
-        'sum',
+      missingDeliveries(
+        row(
+          { workload, label: `keystroke deliveries missing, ${where} (of all rounds)`, unit: 'count', better: 'lower' },
+          runs,
+          (x) => x.missing,
+          'sum',
+        ),
       ),
     )
   }
@@ -385,6 +387,19 @@ function clusterRows(r: RunResults): MetricRow[] {
   return rows
 }
 
+/**
+ * Deliveries missing from measurements in which no server died and no connection closed: nothing recorded why, so
+ * they are shown as unexplained and the row makes no claim (no ours / peer verdict). Measurements where a server
+ * died or a connection closed are already failures with their cause, without a figure.
+ */
+function missingDeliveries(missing: MetricRow): MetricRow {
+  const notes: NonNullable<MetricRow['notes']> = {}
+  for (const [system, value] of Object.entries(missing.values) as Array<[SystemId, number]>) {
+    if (value > 0) notes[system] = 'unexplained'
+  }
+  return Object.keys(notes).length > 0 ? { ...missing, notes, noVerdict: true } : missing
+}
+
 /** A figure with its unit, short enough for a table cell or a bar label. */
 export function formatValue(value: number | undefined, unit: MetricRow['unit']): string {
   if (value === undefined || Number.isNaN(value)) return '-'
@@ -416,7 +431,7 @@ export function formatValue(value: number | undefined, unit: MetricRow['unit']):
 export function compare(row: MetricRow, peer: SystemId): { ratio: number; oursBetter: boolean } | undefined {
   const ours = row.values.ours
   const other = row.values[peer]
-  if (ours === undefined || other === undefined || row.better === 'info') return undefined
+  if (ours === undefined || other === undefined || row.better === 'info' || row.noVerdict) return undefined
   const ratio = ours / other
   return { ratio, oursBetter: row.better === 'higher' ? ours >= other : ours <= other }
 }
@@ -442,11 +457,14 @@ export function markdownTable(rows: MetricRow[]): string {
   let last = ''
   for (const r of rows) {
     const floor = r.floor ? `${formatValue(r.floor.value, r.unit)} (${r.floor.what})` : ''
-    const target = r.target ? `${r.target.text} ${targetMet(r) ? '✓' : '✗'}` : ''
+    const target = r.target ? `${r.target.text} ${r.values.ours === undefined ? '-' : targetMet(r) ? '✓' : '✗'}` : ''
     const counted = (id: SystemId) => {
+      const failure = r.failures?.[id]
+      if (failure) return failure.replace(/\|/g, '/')
       const text = formatValue(r.values[id], r.unit)
       const n = r.counts[id] ?? 0
-      return n > 1 || text === '-' ? text : `${text} (1 run)`
+      const note = r.notes?.[id] ? `, ${r.notes[id]}` : ''
+      return n > 1 || text === '-' ? `${text}${note}` : `${text} (1 run${note})`
     }
     lines.push(
       `| ${r.workload === last ? '' : r.workload} | ${r.label}${r.better === 'info' ? '' : r.better === 'higher' ? ' ↑' : ' ↓'} | ${counted('ours')} | ${counted('y-websocket-server')} | ${counted('hocuspocus')} | ${floor} | ${ratioCell(r, 'y-websocket-server')} | ${ratioCell(r, 'hocuspocus')} | ${target} |`,

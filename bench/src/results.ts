@@ -1,4 +1,5 @@
 import type { InProcessFloors } from './floors.js'
+import type { MeasurementHealth } from './health.js'
 import type { Plan } from './plan.js'
 import type { SystemId } from './systems.js'
 import type { AwarenessResult } from './workloads/awareness.js'
@@ -12,9 +13,24 @@ import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
 import type { StormResult } from './workloads/reconnect-storm.js'
 import type { RelayResult } from './workloads/relay.js'
 
-/** A run that threw: kept in the results so a failure is visible instead of silently missing. */
+/**
+ * A run that threw, or during which a server process died or a connection closed: kept in the results so a
+ * failure is visible instead of silently missing, and never read as the system's behaviour.
+ */
 export interface Failed {
   error: string
+  /** What the process and connection watch recorded (see health.ts), when it recorded anything wrong. */
+  cause?: string
+  /** The servers' last log lines, written beside the results (relative to bench/). */
+  serverLog?: string
+}
+
+/** One measurement's watch, kept for every measurement whether it failed or not. */
+export interface MeasurementRecord extends MeasurementHealth {
+  workload: string
+  system: SystemId
+  failed: boolean
+  serverLog?: string
 }
 
 /** Every repetition of one workload, per system. */
@@ -38,6 +54,11 @@ export interface RunResults {
     otherProcessesCpu: Record<string, number>
   }
   versions: Record<string, string>
+  /**
+   * Every measurement in order: whether each server process was still alive at its end (exit code or signal if
+   * not), the close codes of its connections and the acknowledgements its clients received.
+   */
+  measurements: MeasurementRecord[]
   plan: Plan
   trace: { name: string; updates: number; bytes: number }
   floors: InProcessFloors
@@ -69,6 +90,11 @@ export interface RunResults {
    * workload on a document no OT client ever opened.
    */
   ot: { pushes: Runs<OtPushResult>; echo: Runs<OtEchoResult>; yjsOnly: Runs<RelayResult> }
+}
+
+/** The cause of a failed run: what the watch recorded, or the first line of the error. */
+export function failureText(failed: Failed): string {
+  return failed.cause ?? failed.error.split('\n')[0] ?? 'failed'
 }
 
 export function isFailed<T>(value: T | Failed): value is Failed {

@@ -3,6 +3,7 @@ import { appendFileSync, existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { currentMeasurement, type WatchedServer } from './health.js'
 import type { ProbeRequest } from './peers/probe.js'
 import { cpuSeconds, memoryOf } from './proc-stats.js'
 import type { SystemSpec } from './systems.js'
@@ -13,15 +14,21 @@ const probeUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'pe
 export const tasksetPath = ['/usr/bin/taskset', '/bin/taskset'].find((path) => existsSync(path))
 
 /** Every server started and not yet exited: killed if this process ends first (a failed or timed-out run). */
-const running = new Set<ChildProcess>()
+const running = new Map<ChildProcess, WatchedServer>()
 process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL')
+  for (const child of running.keys()) child.kill('SIGKILL')
 })
 
 /** Kills every server still running (a measurement that timed out leaves its server behind). */
 export function killAllServers(): void {
-  for (const child of running) child.kill('SIGKILL')
+  for (const [child, watched] of running) {
+    watched.stopRequested = true
+    child.kill('SIGKILL')
+  }
 }
+
+/** How many of a server's last printed lines are kept (in `output`, and for the log of a failed measurement). */
+const keptLines = 200
 
 /** A free TCP port on the loopback interface (kept for the server's restarts). */
 export { freePort } from '@collab/test-support'
@@ -34,8 +41,12 @@ export interface RunningSystem {
   /** `ws://127.0.0.1:<port>` */
   url: string
   dataDir: string
-  /** Everything it printed (for error messages). */
+  /** Its last printed lines, stdout and stderr together (for error messages and the logs of failed measurements). */
   output: string[]
+  /** Null while it runs; how it exited (code or signal) once it has. */
+  exit(): { code: number | null; signal: string | null } | null
+  /** Kills it with `signal` on purpose (a measurement's deliberate crash), so that its death is not a failure. */
+  kill(signal: NodeJS.Signals): void
   /** CPU seconds used so far (user + system). */
   cpuSeconds(): number
   /** Resident memory now and its peak since start, from /proc. */
@@ -83,16 +94,28 @@ export async function startSystem(
     },
   })
   const output: string[] = []
-  running.add(child)
+  const watched: WatchedServer = {
+    system: spec.id,
+    pid: child.pid ?? -1,
+    port,
+    stopRequested: false,
+    exit: null,
+    lastLines: () => [...output],
+  }
+  // The measurement under way (if any) checks at its end whether this process was still alive.
+  currentMeasurement()?.servers.push(watched)
+  running.set(child, watched)
   const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
+      watched.exit = { code, signal }
       running.delete(child)
       resolve()
     }),
   )
   await new Promise<void>((resolve, reject) => {
     const onLine = (line: string) => {
-      if (output.length < 200) output.push(line)
+      output.push(line)
+      if (output.length > keptLines) output.shift()
       // For investigating a server: BENCH_SERVER_LOG=<file> keeps everything every server prints.
       if (process.env.BENCH_SERVER_LOG)
         appendFileSync(process.env.BENCH_SERVER_LOG, `${spec.id} ${child.pid}: ${line}\n`)
@@ -111,6 +134,11 @@ export async function startSystem(
     url: `ws://127.0.0.1:${port}`,
     dataDir,
     output,
+    exit: () => watched.exit,
+    kill: (signal) => {
+      watched.stopRequested = true
+      child.kill(signal)
+    },
     cpuSeconds: () => cpuSeconds(pid),
     residentMemory: () => memoryOf(pid),
     heap: async () => {
@@ -130,6 +158,7 @@ export async function startSystem(
     },
     stop: async (graceMs = 15_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return
+      watched.stopRequested = true
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
       await exited

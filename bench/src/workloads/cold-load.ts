@@ -161,7 +161,7 @@ async function typeAndLeave(ctx: BenchContext, server: RunningSystem, way: Store
       await client.close()
       await server.stop(120_000)
     } else {
-      process.kill(server.pid, 'SIGKILL')
+      server.kill('SIGKILL')
     }
   } finally {
     await client.close()
