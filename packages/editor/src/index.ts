@@ -16,6 +16,7 @@ export {
   type Presence,
   type PresentUser,
   presentUsers,
+  whenUsersChange,
 } from './presence.js'
 export { calmTheme } from './theme.js'
 export { type AwarenessUser, type CollabUser, lightColor, toAwarenessUser } from './user.js'

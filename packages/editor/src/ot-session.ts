@@ -13,7 +13,7 @@ import {
   textOf,
 } from '@collab/ot'
 import { type OtClient, OtProvider, type OtProviderOptions, type ProviderStatus } from '@collab/provider'
-import { type Presence, type PresentUser, readUser, sortPresentUsers } from './presence.js'
+import { type Presence, type PresentUser, readUser, sortPresentUsers, whenUsersChange } from './presence.js'
 import { type RemoteCursor, remoteCursors, setRemoteCursors } from './remote-cursors.js'
 import { type AwarenessUser, type CollabUser, toAwarenessUser } from './user.js'
 
@@ -80,9 +80,11 @@ export class OtSession implements OtClient {
     this.presence = {
       users: () => this.presentUsers(),
       onChange: (listener) => {
-        this.presenceListeners.add(listener)
-        this.emitPresenceTo(listener)
-        return () => this.presenceListeners.delete(listener)
+        // Presence messages carry cursors too; the list goes out only when who is here changed.
+        const forward = whenUsersChange(listener)
+        this.presenceListeners.add(forward)
+        this.emitPresenceTo(forward)
+        return () => this.presenceListeners.delete(forward)
       },
     }
     this.stopWatchingStatus = this.provider.onStatus(() => this.refreshAccess())

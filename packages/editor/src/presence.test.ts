@@ -64,4 +64,23 @@ describe('onPresenceChange', () => {
     local.setLocalStateField('user', { name: 'ignored', color: '#111111' })
     expect(seen).toEqual([['Ada'], ['Ada', 'Bob'], ['Ada L.', 'Bob']])
   })
+
+  it('does not report cursor moves: a remote keystroke does not redraw the online list', () => {
+    const local = createAwareness()
+    local.setLocalStateField('user', { name: 'Ada', color: '#111111' })
+    const remote = createAwareness()
+    remote.setLocalStateField('user', { name: 'Bob', color: '#222222' })
+    relay(remote, local)
+    let calls = 0
+    const unsubscribe = onPresenceChange(local, () => calls++)
+    for (let i = 0; i < 5; i++) {
+      remote.setLocalStateField('cursor', { anchor: i, head: i })
+      relay(remote, local)
+    }
+    expect(calls).toBe(1)
+    remote.setLocalStateField('user', { name: 'Bob', color: '#333333' })
+    relay(remote, local)
+    expect(calls).toBe(2)
+    unsubscribe()
+  })
 })

@@ -56,10 +56,26 @@ export function awarenessPresence(awareness: Awareness): Presence {
  */
 export function onPresenceChange(awareness: Awareness, listener: (users: PresentUser[]) => void): () => void {
   // 'change' rather than 'update': 'update' also fires for the periodic keep-alive renewals of unchanged states.
-  const handleChange = () => listener(presentUsers(awareness))
+  // A cursor move is a 'change' too (every remote keystroke moves one): the list only goes out when it differs.
+  const forward = whenUsersChange(listener)
+  const handleChange = () => forward(presentUsers(awareness))
   awareness.on('change', handleChange)
   handleChange()
   return () => awareness.off('change', handleChange)
+}
+
+/**
+ * Wraps `listener` so that it only hears a list of users that differs from the last one it heard (who is here, their
+ * names and colours): an online list then redraws when someone arrives, leaves or renames, not on every keystroke.
+ */
+export function whenUsersChange(listener: (users: PresentUser[]) => void): (users: PresentUser[]) => void {
+  let last: string | null = null
+  return (users) => {
+    const key = JSON.stringify(users.map((user) => [user.clientId, user.name, user.color, user.isLocal]))
+    if (key === last) return
+    last = key
+    listener(users)
+  }
 }
 
 /** Orders a presence list as {@link presentUsers} does: the local tab first, then by name. */
