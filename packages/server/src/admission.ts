@@ -42,32 +42,12 @@ export class Admission {
   }
 
   /**
-   * The origin verdict of the upgrade being handled, from {@link beforeUpgrade} to {@link afterUpgrade}. The engine
-   * calls both in one synchronous run (ws completes a handshake synchronously when there is no `verifyClient`), so
-   * no other request's verdict can come between; a handshake that ws aborts never reaches `afterUpgrade`, and the
-   * next request's `beforeUpgrade` overwrites what it left. `afterUpgrade` without a verdict refuses.
+   * The checks of an upgrade, made once the WebSocket is open: browsers cannot read the HTTP status of a refused
+   * upgrade (a page sees only a failed connection, which its client retries forever), so these refusals are close
+   * codes ([OR1], [DN1], [LM5]). The connection is closed before any message of the document is sent.
    */
-  private originOfUpgrade: 'allowed' | 'refused' | null = null
-
-  /**
-   * Checks made before the upgrade, answered with an HTTP status. None at present: a refused origin ([OR1]) is
-   * noted here and answered after the upgrade, where a browser can read why.
-   */
-  beforeUpgrade(req: IncomingMessage): Refusal | null {
-    const allowed = originAllowed(req.headers.origin, req.headers.host, this.policy.allowedOrigins)
-    this.originOfUpgrade = allowed ? 'allowed' : 'refused'
-    return null
-  }
-
-  /**
-   * Checks made once the WebSocket is open: browsers cannot read the HTTP status of a refused upgrade (a page sees
-   * only a failed connection, which its client retries forever), so these refusals are close codes ([OR1], [DN1],
-   * [LM5]). The connection is closed before any message of the document is sent.
-   */
-  afterUpgrade(nameError: string | null, address: string): Refusal | null {
-    const origin = this.originOfUpgrade
-    this.originOfUpgrade = null
-    if (origin !== 'allowed') {
+  checkUpgrade(req: IncomingMessage, nameError: string | null, address: string): Refusal | null {
+    if (!originAllowed(req.headers.origin, req.headers.host, this.policy.allowedOrigins)) {
       return { reason: 'origin', code: CloseCode.Forbidden, message: 'origin not allowed (--allowed-origins)' }
     }
     if (nameError !== null) return { reason: 'name', code: CloseCode.UnknownDocument, message: nameError }

@@ -166,21 +166,17 @@ class SyncServerImpl implements SyncServer {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const early: Refusal | null = this.closing
-      ? { reason: 'shutdown', code: 503, message: 'Service Unavailable' }
-      : this.admission.beforeUpgrade(req)
-    if (early) {
-      const why = early.reason === 'origin' ? 'origin not allowed' : 'shutting down'
-      this.options.logger.warn({ origin: req.headers.origin, reason: early.reason }, `upgrade refused: ${why}`)
-      this.options.observer.connectionRefused?.(early.reason, early.code)
-      socket.end(`HTTP/1.1 ${early.code} ${early.message}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    if (this.closing) {
+      this.options.logger.warn({ reason: 'shutdown' }, 'upgrade refused: shutting down')
+      this.options.observer.connectionRefused?.('shutdown', 503)
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
     const address = this.admission.addressOf(req)
     const { name, error } = docNameFromUrl(req.url ?? '/')
     const sync = syncKindOf(req.url ?? '/')
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const refusal = this.admission.afterUpgrade(error, address) ?? this.otRefusal(sync)
+      const refusal = this.admission.checkUpgrade(req, error, address) ?? this.otRefusal(sync)
       if (refusal) {
         this.options.logger.info(
           { url: req.url?.split('?')[0], remote: address, error: refusal.message },
