@@ -1,3 +1,7 @@
+import { lightColor } from '@collab/ot'
+
+export { lightColor }
+
 /** Who is typing: shown on the remote cursor label and in presence lists. */
 export interface CollabUser {
   /** Display name, shown on this user's cursor for everyone else. */
@@ -23,14 +27,4 @@ export function toAwarenessUser(user: CollabUser): AwarenessUser {
     throw new RangeError(`Invalid user colour ${JSON.stringify(user.color)}: expected a CSS colour`)
   }
   return { name: user.name.trim(), color: user.color, colorLight: lightColor(user.color) }
-}
-
-/**
- * `color` at 20% opacity. Hex colours get an alpha suffix (`#2f80ed` -> `#2f80ed33`, the y-codemirror.next
- * convention, which any Yjs CodeMirror client understands); other CSS colours go through `color-mix`.
- */
-export function lightColor(color: string): string {
-  if (/^#[0-9a-f]{6}$/i.test(color)) return `${color}33`
-  if (/^#[0-9a-f]{3}$/i.test(color)) return `${color}3`
-  return `color-mix(in srgb, ${color} 20%, transparent)`
 }

@@ -1,4 +1,5 @@
 export { clientIdForSecret, isSecret, newSecret } from './client-id.js'
+export { lightColor } from './color.js'
 export { changesBetween, rebaseOnto } from './diff.js'
 export { type OtEntry, OtLog, type OtLogOptions } from './log.js'
 export {

@@ -28,13 +28,6 @@ export function cssColor(color: string): string | null {
   return /^(#[0-9a-f]{3,8}|[a-z]{3,30}|(rgb|hsl)a?\([0-9.,%\s]{1,40}\))$/i.test(trimmed) ? trimmed : null
 }
 
-/** `color` at 20% opacity, as @collab/editor derives it for Yjs clients. */
-export function lightColor(color: string): string {
-  if (/^#[0-9a-f]{6}$/i.test(color)) return `${color}33`
-  if (/^#[0-9a-f]{3}$/i.test(color)) return `${color}3`
-  return `color-mix(in srgb, ${color} 20%, transparent)`
-}
-
 /** A Yjs relative position in the JSON shape y-codemirror.next writes and reads unparsed (null fields included). */
 export function cursorPosition(ytext: Y.Text, index: number): unknown {
   const position = Y.createRelativePositionFromTypeIndex(ytext, index)

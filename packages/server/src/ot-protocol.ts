@@ -6,6 +6,7 @@ import {
   deltaToChanges,
   encodeMessage,
   isSecret,
+  lightColor,
   newSecret,
   type OtClientMessage,
   type OtEntry,
@@ -23,7 +24,7 @@ import { CloseCode, encodeAwareness, encodeAwarenessEntries, encodeCollab } from
 import type { SideWrite } from '@collab/storage'
 import type * as Y from 'yjs'
 import type { Connection } from './connection.js'
-import { cssColor, cursorOffset, cursorPosition, lightColor, parseUser, randomAwarenessId } from './ot-presence.js'
+import { cssColor, cursorOffset, cursorPosition, parseUser, randomAwarenessId } from './ot-presence.js'
 import {
   appliedPrefix,
   entryKey,
