@@ -1,3 +1,4 @@
+import { type JsonBounds, parseBoundedJson } from '@collab/protocol'
 /**
  * The JSON messages of the @codemirror/collab protocol ([OT2]), and decoders that never throw: whatever arrives
  * from the network is either a well-typed message or `{ ok: false, error }` saying what was wrong with it.
@@ -71,6 +72,8 @@ const maxShortString = 256
  * `JSON.parse` builds it, and so before anything recurses over it.
  */
 const maxDepth = 5
+/** Members are bounded by the message size limit (`maxCollabBytes`) and the per-push caps checked after parsing. */
+const messageBounds: JsonBounds = { maxDepth, maxMembers: Number.POSITIVE_INFINITY }
 
 /** Decodes a message from an OT client. Never throws. */
 export function parseClientMessage(json: string): Parsed<OtClientMessage> {
@@ -92,13 +95,12 @@ class MessageShapeError extends Error {}
 
 function parseWith<T>(json: string, read: (value: Record<string, unknown>) => T): Parsed<T> {
   if (typeof json !== 'string') return { ok: false, error: 'message is not a string' }
-  const tooDeep = exceedsDepth(json, maxDepth)
-  if (tooDeep) return { ok: false, error: `message nested deeper than ${maxDepth} levels` }
   let value: unknown
   try {
-    value = JSON.parse(json)
+    // Nesting is checked in one scan before anything is built ([LM4]'s scanner, with this protocol's bounds).
+    value = parseBoundedJson(json, messageBounds)
   } catch (err) {
-    return { ok: false, error: `not JSON: ${err instanceof Error ? err.message : String(err)}` }
+    return { ok: false, error: `not a bounded JSON message: ${err instanceof Error ? err.message : String(err)}` }
   }
   try {
     return { ok: true, message: read(asObject(value, 'message')) }
@@ -246,27 +248,4 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}…` : value)
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value)
   return Array.isArray(value) ? 'an array' : typeof value
-}
-
-/**
- * Whether JSON text nests arrays and objects deeper than `max`, found in one scan outside strings. It need not
- * validate the JSON (JSON.parse does that next); it only has to be exact for text JSON.parse accepts.
- */
-function exceedsDepth(text: string, max: number): boolean {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (inString) {
-      if (code === 0x5c) i++
-      else if (code === 0x22) inString = false
-    } else if (code === 0x22) {
-      inString = true
-    } else if (code === 0x7b || code === 0x5b) {
-      if (++depth > max) return true
-    } else if (code === 0x7d || code === 0x5d) {
-      depth--
-    }
-  }
-  return false
 }
