@@ -1,6 +1,7 @@
 import { SyncClient } from '../client.js'
 import type { BenchContext } from '../context.js'
 import { type Launcher, singleInstance, startDeploymentCpuWindow } from '../deployment.js'
+import { KeystrokeArrivals, KeystrokeSequence } from '../keystrokes.js'
 import { machineBusySeconds, startCpuWindow } from '../proc-stats.js'
 import { inBatches, percentile, sleep } from '../stats.js'
 import type { SystemSpec } from '../systems.js'
@@ -38,16 +39,26 @@ const disturbedCpu = 0.2
 
 const pct = (fraction: number) => `${(fraction * 100).toFixed(0)}%`
 
+/** How many times the search halves the gap between the last level that held and the first that failed. */
+const refinements = 3
+/** Levels of the refined search are multiples of this many rooms. */
+const refineStep = 25
+
 /** Longest a step may take to connect its new rooms; a server that cannot take them has reached its capacity. */
 const growTimeoutMs = 15_000
 
 interface Room {
   writer: SyncClient
   readers: SyncClient[]
-  sentAt: number[]
+  /** Keystrokes sent. */
+  sent: number
+  arrivals: KeystrokeArrivals[]
   /** When the next keystroke is due. */
   due: number
 }
+
+/** Keystrokes made in advance for every writer: over 40 minutes' worth at 5 a second, more than any search takes. */
+const keystrokesPerWriter = 12_000
 
 /**
  * Capacity: rooms of three clients (one typing at a steady rate, two listening) are added in steps (doubling,
@@ -70,7 +81,9 @@ export async function runCapacity(
 ): Promise<CapacityResult> {
   const plan = ctx.plan.capacity
   const intervalMs = 1000 / plan.keystrokesPerSecond
-  const { updates } = ctx.trace
+  // Every writer types the same keystrokes, each into its own document: a keystroke is matched by its clock, not
+  // by counting messages (see keystrokes.ts for why counting was wrong).
+  const keystrokes = new KeystrokeSequence(keystrokesPerWriter)
   const deployment = await launch(ctx, spec, 'capacity')
   const { urls } = deployment
   let connections = 0
@@ -87,10 +100,10 @@ export async function runCapacity(
     if (!ticking || ctx.signal?.aborted) return
     const now = performance.now()
     for (const room of rooms) {
-      if (room.due > now) continue
-      const index = room.sentAt.length
-      room.sentAt.push(now)
-      room.writer.sendUpdate(updates[index % updates.length]!)
+      if (room.due > now || room.sent >= keystrokes.length) continue
+      const clock = room.sent++
+      for (const arrivals of room.arrivals) arrivals.sent(clock, now)
+      room.writer.sendUpdate(keystrokes.update(clock))
       if (window && now >= window.from && now < window.to) window.expected += room.readers.length
       room.due += intervalMs
       // A load generator that fell behind skips the backlog instead of bursting it.
@@ -98,20 +111,24 @@ export async function runCapacity(
     }
     setTimeout(tick, 2)
   }
-  const addRoom = async (index: number) => {
+  /** Rooms ever made: a room added after a step back gets a new document, never one that already holds text. */
+  let roomsMade = 0
+  const addRoom = async () => {
+    const index = roomsMade++
     const name = `capacity-${index}`
     const writer = new SyncClient(urlFor(index), name, spec.client)
     const readers = [0, 1].map(() => new SyncClient(urlFor(index), name, spec.client))
     everyClient.push(writer, ...readers)
-    const room: Room = { writer, readers, sentAt: [], due: Number.POSITIVE_INFINITY }
-    for (const reader of readers) {
-      let count = 0
-      reader.onUpdate = (_update, kind, at) => {
-        if (kind !== 'update') return
-        const sent = room.sentAt[count++]
-        if (sent !== undefined && window && sent >= window.from && sent < window.to) window.latencies.push(at - sent)
+    const arrivals = readers.map((reader) => {
+      const arrivals = new KeystrokeArrivals(keystrokes, (latency, sent) => {
+        if (window && sent >= window.from && sent < window.to) window.latencies.push(latency)
+      })
+      reader.onUpdate = (update, kind, at) => {
+        if (kind === 'update') arrivals.received(update, at)
       }
-    }
+      return arrivals
+    })
+    const room: Room = { writer, readers, sent: 0, arrivals, due: Number.POSITIVE_INFINITY }
     for (const client of [writer, ...readers]) {
       await client.opened
       if (spec.client.handshake) await client.whenSynced()
@@ -182,8 +199,8 @@ export async function runCapacity(
     const indexes = Array.from({ length: target - rooms.length }, (_, i) => rooms.length + i)
     let timer: NodeJS.Timeout | undefined
     const grown = await Promise.race([
-      inBatches(indexes, 50, async (index) => {
-        if (!ctx.signal?.aborted) await addRoom(index)
+      inBatches(indexes, 50, async () => {
+        if (!ctx.signal?.aborted) await addRoom()
       }).then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), growTimeoutMs)
@@ -222,12 +239,18 @@ export async function runCapacity(
       if (target >= plan.maxRooms) break
       target = Math.min(plan.maxRooms, target * 2)
     }
-    const lastPass = steps.filter((s) => s.passed).at(-1)?.rooms ?? 0
-    const failed = steps.at(-1)
-    if (failed && !failed.passed && lastPass > 0 && failed.rooms > lastPass + 1) {
-      // One step back, halfway between the last level that held and the first that did not.
-      shrinkTo(Math.round((lastPass + failed.rooms) / 2))
-      await measureLevel()
+    // Finer steps: halve the gap between the most rooms that held and the fewest that did not, a few times, going
+    // back down from an overload as well as up (a server must recover once the load drops).
+    let held = steps.filter((s) => s.passed).at(-1)?.rooms ?? 0
+    let failedAt = steps.at(-1)?.passed === false ? steps.at(-1)!.rooms : 0
+    for (let refinement = 0; refinement < refinements && held > 0 && failedAt > 0; refinement++) {
+      const target = Math.round((held + failedAt) / 2 / refineStep) * refineStep
+      if (target <= held || target >= failedAt) break
+      if (target < rooms.length) shrinkTo(target)
+      else if (!(await growTo(target))) break
+      const step = await measureLevel()
+      if (step.passed) held = target
+      else failedAt = target
     }
     // The most rooms of a level whose last measurement passed.
     const verdicts = new Map<number, boolean>()

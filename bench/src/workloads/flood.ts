@@ -1,11 +1,11 @@
 import { mkdtempSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import * as Y from 'yjs'
 import { SyncClient } from '../client.js'
 import { ClientProcess } from '../client-process.js'
 import type { BenchContext } from '../context.js'
 import type { FlooderEvent, FlooderRequest } from '../flooder-process.js'
+import { KeystrokeSequence } from '../keystrokes.js'
 import { paced } from '../pacer.js'
 import { freePort, type RunningSystem, startSystem } from '../server-process.js'
 import { percentile, sleep } from '../stats.js'
@@ -166,8 +166,7 @@ function serverCpuWindow(server: RunningSystem): () => number {
  * bytes do not say whose they are.
  */
 class KeystrokePair {
-  private readonly updates: Uint8Array[] = []
-  private readonly writerId: number
+  private readonly keystrokes: KeystrokeSequence
   private next = 0
   private pending: Array<{ clock: number; at: number }> = []
   private latencies: number[] = []
@@ -177,12 +176,7 @@ class KeystrokePair {
     reader: SyncClient,
     keystrokes: number,
   ) {
-    const doc = new Y.Doc()
-    this.writerId = doc.clientID
-    const text = doc.getText('codemirror')
-    doc.on('update', (update: Uint8Array) => this.updates.push(update))
-    for (let i = 0; i < keystrokes; i++) text.insert(text.length, String.fromCharCode(97 + (i % 26)))
-    doc.destroy()
+    this.keystrokes = new KeystrokeSequence(keystrokes)
     reader.onUpdate = (update, _kind, at) => this.received(update, at)
   }
 
@@ -198,9 +192,7 @@ class KeystrokePair {
   }
 
   type(): void {
-    const update = this.updates[this.next]
-    if (!update) throw new RangeError(`keystroke ${this.next} of ${this.updates.length} made in advance`)
-    // One character is one clock tick of the writer: keystroke n has clock n.
+    const update = this.keystrokes.update(this.next)
     this.pending.push({ clock: this.next++, at: performance.now() })
     this.writer.sendUpdate(update)
   }
@@ -220,7 +212,7 @@ class KeystrokePair {
   private received(update: Uint8Array, at: number): void {
     // Most of what the flooded room's reader receives is the flood; with nothing under way it is not looked at.
     if (this.pending.length === 0) return
-    const reached = Y.parseUpdateMeta(update).to.get(this.writerId)
+    const reached = this.keystrokes.reachedBy(update)
     if (reached === undefined) return
     while (this.pending.length > 0 && this.pending[0]!.clock < reached) {
       this.latencies.push(at - this.pending.shift()!.at)
