@@ -35,6 +35,7 @@ import { runIdleMemory } from './workloads/idle-memory.js'
 import { durabilityMethod, runIngest } from './workloads/ingest.js'
 import { runOtEcho, runOtPushes } from './workloads/ot.js'
 import { runStorm } from './workloads/reconnect-storm.js'
+import { runRecovery } from './workloads/recovery.js'
 import { runRelay } from './workloads/relay.js'
 
 const workloads = [
@@ -49,6 +50,7 @@ const workloads = [
   'fast-client',
   'flood',
   'ot',
+  'recovery',
 ] as const
 /** The systems with a cluster mode: y-websocket-server has none (each process keeps its own documents). */
 const clusterSystems = ['ours', 'hocuspocus'] as const
@@ -190,6 +192,7 @@ const results: RunResults = {
   fastClient: {},
   flood: {},
   ot: { pushes: {}, echo: {}, yjsOnly: {} },
+  recovery: {},
 }
 
 /** Longest one measurement may take before it counts as failed (y-websocket-server's full ingest takes about 70 s). */
@@ -573,6 +576,24 @@ try {
           log(
             `  round ${round} ours, Yjs-only document (no OT log), 1 writer, ${o.relayReaders} readers: p50 ${relay.p50Ms.toFixed(2)} ms, p99 ${relay.p99Ms.toFixed(2)} ms, max ${relay.maxMs.toFixed(1)} ms (${relay.samples} samples, ${relay.missing} missing); server ${pct(relay.serverCpu)}`,
           )
+      }
+    })
+  }
+  if (selected.has('recovery')) {
+    await section('recovery', async () => {
+      const v = plan.recovery
+      log(
+        `12. recovery: ${v.rooms} rooms of 3 typing at ${v.keystrokesPerSecond}/s, then ${v.overloadFactor}x as fast for ${v.overloadMs / 1000} s, then latency by ${v.bucketMs} ms of send time for ${v.afterMs / 1000} s`,
+      )
+      for (let round = 1; round <= plan.rounds.recovery; round++) {
+        for (const id of comparedSystems) {
+          const r = await attempt(results.recovery, id, 'recovery', () => runRecovery(ctx, systems[id]))
+          if (!r) continue
+          const p = (x: { p50Ms: number; p99Ms: number }) => `${x.p50Ms.toFixed(1)}/${x.p99Ms.toFixed(1)}`
+          log(
+            `  round ${round} ${id}: p50/p99 ms before ${p(r.baseline)}, overload (${r.overload.keystrokesPerSecond.toLocaleString('en-US')} keystrokes/s, server CPU ${pct(r.overload.serverCpu)}) ${p(r.overload)}, after: ${r.after.map((b) => `${(b.fromMs / 1000).toFixed(1)} s ${p(b)}`).join(', ')}; ${r.recoveredMs === null ? 'not back' : `back within ${r.boundMs.toFixed(1)} ms after ${(r.recoveredMs / 1000).toFixed(1)} s`}`,
+          )
+        }
       }
     })
   }

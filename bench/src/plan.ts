@@ -19,6 +19,7 @@ export interface Plan {
     fastClient: number
     flood: number
     ot: number
+    recovery: number
   }
   relay: { readers: number[]; keystrokesPerSecond: number; warmupMs: number; measureMs: number }
   capacity: {
@@ -48,6 +49,20 @@ export interface Plan {
   fastClient: { updates: number }
   /** Honest pairs typing every `everyMs`, for `windowMs` without a flood and `windowMs` with one. */
   flood: { everyMs: number; warmupMs: number; windowMs: number; settleMs: number }
+  /**
+   * Rooms of three typing at `keystrokesPerSecond`; for `overloadMs` every writer types `overloadFactor` times as
+   * fast; then latency by `bucketMs` of send time for `afterMs` (see workloads/recovery.ts).
+   */
+  recovery: {
+    rooms: number
+    keystrokesPerSecond: number
+    overloadFactor: number
+    settleMs: number
+    baselineMs: number
+    overloadMs: number
+    afterMs: number
+    bucketMs: number
+  }
   /**
    * @codemirror/collab clients (issue 15), ours only: `pushClients` lagging clients pushing one-character updates
    * on a `docChars` document, each based on a version up to `maxLag` behind, counted over `windowMs` after
@@ -85,6 +100,7 @@ export const fullPlan: Plan = {
     fastClient: 3,
     flood: 2,
     ot: 2,
+    recovery: 2,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 3_000 },
   capacity: {
@@ -111,6 +127,18 @@ export const fullPlan: Plan = {
   },
   fastClient: { updates: 50_000 },
   flood: { everyMs: 20, warmupMs: 1_000, windowMs: 8_000, settleMs: 2_000 },
+  // 200 rooms at 5 keystrokes a second is a quarter of what each server compared holds; times 10 (10,000
+  // keystrokes and 20,000 deliveries a second) is more than any of them relays on one core.
+  recovery: {
+    rooms: 200,
+    keystrokesPerSecond: 5,
+    overloadFactor: 10,
+    settleMs: 1_000,
+    baselineMs: 3_000,
+    overloadMs: 10_000,
+    afterMs: 5_000,
+    bucketMs: 500,
+  },
   ot: {
     pushClients: 8,
     docChars: 100_000,
@@ -141,6 +169,7 @@ export const quickPlan: Plan = {
     fastClient: 1,
     flood: 1,
     ot: 1,
+    recovery: 1,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 2_000 },
   capacity: { ...fullPlan.capacity, startRooms: 50, maxRooms: 200, windowMs: 1_500, settleMs: 500 },
@@ -150,5 +179,6 @@ export const quickPlan: Plan = {
   cluster: fullPlan.cluster,
   fastClient: fullPlan.fastClient,
   flood: { ...fullPlan.flood, windowMs: 3_000 },
+  recovery: { ...fullPlan.recovery, overloadMs: 3_000, afterMs: 3_000 },
   ot: { ...fullPlan.ot, windowMs: 3_000, echoMeasureMs: 3_000 },
 }

@@ -4,6 +4,7 @@ import type { RunResults } from './results.js'
 import type { SystemId } from './systems.js'
 import { type StoreLeftResult, storeLeftLabels, storeLeftUpdates, storeLeftWays } from './workloads/cold-load.js'
 import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
+import type { RecoveryResult } from './workloads/recovery.js'
 
 /** The table's rows, in workload order. */
 export function metricRows(r: RunResults): MetricRow[] {
@@ -211,8 +212,46 @@ export function metricRows(r: RunResults): MetricRow[] {
       (x: { pingsPerSecond: number }) => x.pingsPerSecond,
     ),
   )
-  rows.push(...clusterRows(r), ...limitRows(r), ...otRows(r))
+  rows.push(...clusterRows(r), ...limitRows(r), ...otRows(r), ...recoveryRows(r))
   return rows.filter((x) => Object.keys(x.values).length > 0 || Object.keys(x.failures ?? {}).length > 0)
+}
+
+/** Workload 12: latency before and after an overload (issue 19's recovery target: back within 2 s). */
+function recoveryRows(r: RunResults): MetricRow[] {
+  const runs = r.recovery ?? {}
+  const workload = '12. Recovery'
+  const overload = r.plan.recovery
+    ? `${r.plan.recovery.overloadFactor}x the load for ${r.plan.recovery.overloadMs / 1000} s`
+    : 'an overload'
+  return [
+    row(
+      {
+        workload,
+        label: `time until keystroke p99 is back to its level before ${overload} (by send time)`,
+        unit: 'ms',
+        better: 'lower',
+        target: { value: 2_000, text: '<= 2 s' },
+      },
+      runs,
+      // Not back within the measured stretch: longer than all of it.
+      (x: RecoveryResult) => x.recoveredMs ?? Number.POSITIVE_INFINITY,
+    ),
+    row(
+      { workload, label: 'keystroke p99 before the overload', unit: 'ms', better: 'info' },
+      runs,
+      (x: RecoveryResult) => x.baseline.p99Ms,
+    ),
+    row(
+      { workload, label: 'keystroke p99 sent 2-2.5 s after the overload', unit: 'ms', better: 'lower' },
+      runs,
+      (x: RecoveryResult) => x.after.find((bucket) => bucket.fromMs >= 2_000)?.p99Ms ?? Number.NaN,
+    ),
+    row(
+      { workload, label: 'server CPU during the overload', unit: '%', better: 'info' },
+      runs,
+      (x: RecoveryResult) => x.overload.serverCpu * 100,
+    ),
+  ]
 }
 
 /**

@@ -11,6 +11,7 @@ import type { IdleMemoryResult } from './workloads/idle-memory.js'
 import type { IngestResult } from './workloads/ingest.js'
 import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
 import type { StormResult } from './workloads/reconnect-storm.js'
+import type { RecoveryResult } from './workloads/recovery.js'
 import type { RelayResult } from './workloads/relay.js'
 
 /**
@@ -90,6 +91,8 @@ export interface RunResults {
    * workload on a document no OT client ever opened.
    */
   ot: { pushes: Runs<OtPushResult>; echo: Runs<OtEchoResult>; yjsOnly: Runs<RelayResult> }
+  /** Latency before and after a 10 s overload. */
+  recovery: Runs<RecoveryResult>
 }
 
 /** The cause of a failed run: what the watch recorded, or the first line of the error. */

@@ -1,10 +1,9 @@
-import { SyncClient } from '../client.js'
 import type { BenchContext } from '../context.js'
 import { type Launcher, singleInstance, startDeploymentCpuWindow } from '../deployment.js'
-import { KeystrokeArrivals, KeystrokeSequence } from '../keystrokes.js'
 import { machineBusySeconds, startCpuWindow } from '../proc-stats.js'
 import { inBatches, percentile, sleep } from '../stats.js'
 import type { SystemSpec } from '../systems.js'
+import { TypingRooms } from '../typing-rooms.js'
 
 /** One load level of the capacity search. */
 export interface CapacityStep {
@@ -47,24 +46,6 @@ const refineStep = 25
 /** Longest a step may take to connect its new rooms; a server that cannot take them has reached its capacity. */
 const growTimeoutMs = 15_000
 
-interface Room {
-  writer: SyncClient
-  readers: SyncClient[]
-  /** Keystrokes sent. */
-  sent: number
-  arrivals: KeystrokeArrivals[]
-  /** When the next keystroke is due. */
-  due: number
-}
-
-/** Keystrokes made in advance for every writer: over 40 minutes' worth at 5 a second, more than any search takes. */
-const keystrokesPerWriter = 12_000
-
-/**
- * Capacity: rooms of three clients (one typing at a steady rate, two listening) are added in steps (doubling,
- * then one step back between the last pass and the first failure) until p99 relay latency exceeds the limit or
- * the server's core is saturated. Every room types continuously from the moment it joins.
- */
 /**
  * How a load balancer in front of several instances places clients: `round-robin` gives each new connection to the
  * next instance (nginx's default and `least_conn` alike, for connections that stay open), so a room of three has
@@ -73,6 +54,12 @@ const keystrokesPerWriter = 12_000
  */
 export type Placement = 'round-robin' | 'by-document'
 
+/**
+ * Capacity: rooms of three clients (one typing at a steady rate, two listening) are added in doubling steps until
+ * p99 relay latency exceeds the limit or the server's core is saturated, then the gap between the last level that
+ * held and the first that failed is halved a few times, up or down. Every room types continuously from the moment
+ * it joins.
+ */
 export async function runCapacity(
   ctx: BenchContext,
   spec: SystemSpec,
@@ -80,63 +67,26 @@ export async function runCapacity(
   placement: Placement = 'round-robin',
 ): Promise<CapacityResult> {
   const plan = ctx.plan.capacity
-  const intervalMs = 1000 / plan.keystrokesPerSecond
-  // Every writer types the same keystrokes, each into its own document: a keystroke is matched by its clock, not
-  // by counting messages (see keystrokes.ts for why counting was wrong).
-  const keystrokes = new KeystrokeSequence(keystrokesPerWriter)
   const deployment = await launch(ctx, spec, 'capacity')
   const { urls } = deployment
   let connections = 0
   const urlFor = (roomIndex: number) =>
     placement === 'by-document' ? urls[roomIndex % urls.length]! : urls[connections++ % urls.length]!
-  const rooms: Room[] = []
   const steps: CapacityStep[] = []
-  /** Also the clients of rooms still connecting when a step gave up on them. */
-  const everyClient: SyncClient[] = []
   // Receipts of keystrokes sent inside the current window: [latency, ...]; late ones are counted at its end.
   let window: { from: number; to: number; latencies: number[]; expected: number } | null = null
-  let ticking = true
-  const tick = () => {
-    if (!ticking || ctx.signal?.aborted) return
-    const now = performance.now()
-    for (const room of rooms) {
-      if (room.due > now || room.sent >= keystrokes.length) continue
-      const clock = room.sent++
-      for (const arrivals of room.arrivals) arrivals.sent(clock, now)
-      room.writer.sendUpdate(keystrokes.update(clock))
-      if (window && now >= window.from && now < window.to) window.expected += room.readers.length
-      room.due += intervalMs
-      // A load generator that fell behind skips the backlog instead of bursting it.
-      if (room.due < now) room.due = now + intervalMs
-    }
-    setTimeout(tick, 2)
-  }
-  /** Rooms ever made: a room added after a step back gets a new document, never one that already holds text. */
-  let roomsMade = 0
-  const addRoom = async () => {
-    const index = roomsMade++
-    const name = `capacity-${index}`
-    const writer = new SyncClient(urlFor(index), name, spec.client)
-    const readers = [0, 1].map(() => new SyncClient(urlFor(index), name, spec.client))
-    everyClient.push(writer, ...readers)
-    const arrivals = readers.map((reader) => {
-      const arrivals = new KeystrokeArrivals(keystrokes, (latency, sent) => {
-        if (window && sent >= window.from && sent < window.to) window.latencies.push(latency)
-      })
-      reader.onUpdate = (update, kind, at) => {
-        if (kind === 'update') arrivals.received(update, at)
-      }
-      return arrivals
-    })
-    const room: Room = { writer, readers, sent: 0, arrivals, due: Number.POSITIVE_INFINITY }
-    for (const client of [writer, ...readers]) {
-      await client.opened
-      if (spec.client.handshake) await client.whenSynced()
-    }
-    // Spread the rooms' keystrokes evenly over the interval.
-    room.due = performance.now() + Math.random() * intervalMs
-    rooms.push(room)
-  }
+  const typing = new TypingRooms(
+    'capacity',
+    spec.client,
+    plan.keystrokesPerSecond,
+    (latency, sent) => {
+      if (window && sent >= window.from && sent < window.to) window.latencies.push(latency)
+    },
+    (readers, at) => {
+      if (window && at >= window.from && at < window.to) window.expected += readers
+    },
+  )
+  const { rooms } = typing
   const measure = async (): Promise<CapacityStep> => {
     await sleep(plan.settleMs)
     const from = performance.now()
@@ -200,7 +150,7 @@ export async function runCapacity(
     let timer: NodeJS.Timeout | undefined
     const grown = await Promise.race([
       inBatches(indexes, 50, async () => {
-        if (!ctx.signal?.aborted) await addRoom()
+        if (!ctx.signal?.aborted) await typing.add(urlFor)
       }).then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), growTimeoutMs)
@@ -209,12 +159,9 @@ export async function runCapacity(
     clearTimeout(timer)
     return grown
   }
-  const shrinkTo = (target: number) => {
-    for (const room of rooms.splice(target)) for (const client of [room.writer, ...room.readers]) client.ws.terminate()
-  }
   let stoppedBy: CapacityResult['stoppedBy'] = 'cap'
   try {
-    tick()
+    typing.start()
     let target = plan.startRooms
     for (;;) {
       const growing = performance.now()
@@ -246,7 +193,7 @@ export async function runCapacity(
     for (let refinement = 0; refinement < refinements && held > 0 && failedAt > 0; refinement++) {
       const target = Math.round((held + failedAt) / 2 / refineStep) * refineStep
       if (target <= held || target >= failedAt) break
-      if (target < rooms.length) shrinkTo(target)
+      if (target < rooms.length) typing.shrinkTo(target)
       else if (!(await growTo(target))) break
       const step = await measureLevel()
       if (step.passed) held = target
@@ -258,9 +205,7 @@ export async function runCapacity(
     const roomsHeld = Math.max(0, ...[...verdicts].filter(([, passed]) => passed).map(([rooms]) => rooms))
     return { roomsHeld, clientsHeld: roomsHeld * 3, stoppedBy, steps }
   } finally {
-    ticking = false
-    shrinkTo(0)
-    for (const client of everyClient) client.ws.terminate()
+    typing.stop()
     await deployment.stop()
   }
 }

@@ -1,6 +1,7 @@
 import { SyncClient } from '../client.js'
 import type { BenchContext } from '../context.js'
 import { type Launcher, singleInstance, startDeploymentCpuWindow } from '../deployment.js'
+import { KeystrokeArrivals, KeystrokeSequence } from '../keystrokes.js'
 import { paced } from '../pacer.js'
 import { startCpuWindow } from '../proc-stats.js'
 import { inBatches, percentile, sleep } from '../stats.js'
@@ -32,8 +33,8 @@ export interface RelayLayout {
 const oneInstance: RelayLayout = { launch: singleInstance, writerInstance: 0, readerInstance: 0 }
 
 /**
- * Relay latency: one room, `readers` clients that only listen and one writer sending the trace's keystroke
- * updates at a steady rate. Send and receipt times are taken in this process, so the clocks agree; the first
+ * Relay latency: one room, `readers` clients that only listen and one writer typing one character per keystroke
+ * at a steady rate. Send and receipt times are taken in this process, so the clocks agree; the first
  * `warmupMs` of keystrokes are not counted.
  */
 export async function runRelay(
@@ -46,22 +47,27 @@ export async function runRelay(
   const intervalMs = 1000 / keystrokesPerSecond
   const warmup = Math.round(warmupMs / intervalMs)
   const total = warmup + Math.round(measureMs / intervalMs)
-  const updates = ctx.trace.updates.slice(0, total)
+  // One character per keystroke, matched by clock at the readers (keystrokes.ts): a server that relays two
+  // keystrokes as one message must not shift every later latency by a keystroke interval.
+  const keystrokes = new KeystrokeSequence(total)
   const deployment = await layout.launch(ctx, spec, 'relay')
   const readerUrl = deployment.urls[layout.readerInstance]!
   const writerUrl = deployment.urls[layout.writerInstance]!
   const clients: SyncClient[] = []
   try {
     const room = `relay-${readerCount}`
-    const sentAt = new Float64Array(total)
     const latencies: number[] = []
-    const received = new Uint32Array(readerCount)
-    const readers = Array.from({ length: readerCount }, (_, i) => {
+    /** Send time of the first counted keystroke. */
+    let measureFrom = Number.POSITIVE_INFINITY
+    const arrivals: KeystrokeArrivals[] = []
+    const readers = Array.from({ length: readerCount }, () => {
       const reader = new SyncClient(readerUrl, room, spec.client)
-      reader.onUpdate = (_update, kind, at) => {
-        if (kind !== 'update') return
-        const index = received[i]!++
-        if (index >= warmup && index < total) latencies.push(at - sentAt[index]!)
+      const arrival = new KeystrokeArrivals(keystrokes, (latency, sentAt) => {
+        if (sentAt >= measureFrom) latencies.push(latency)
+      })
+      arrivals.push(arrival)
+      reader.onUpdate = (update, kind, at) => {
+        if (kind === 'update') arrival.received(update, at)
       }
       clients.push(reader)
       return reader
@@ -78,18 +84,20 @@ export async function runRelay(
     let cpuServer = () => ({ instances: [0], services: 0 })
     let cpuLoadgen = () => ({ fraction: 0 })
     await paced(intervalMs, total, (index) => {
+      const now = performance.now()
       if (index === warmup) {
         cpuServer = startDeploymentCpuWindow(deployment)
         cpuLoadgen = startCpuWindow()
+        measureFrom = now
       }
-      sentAt[index] = performance.now()
-      writer.sendUpdate(updates[index]!)
+      for (const arrival of arrivals) arrival.sent(index, now)
+      writer.sendUpdate(keystrokes.update(index))
     })
     const serverCpu = cpuServer()
     const loadgenCpu = cpuLoadgen().fraction
     // Let the last keystrokes arrive; anything still missing after a second is reported, not waited for.
     const deadline = performance.now() + 1_000
-    while (received.some((count) => count < total) && performance.now() < deadline) await sleep(5)
+    while (arrivals.some((arrival) => arrival.pending > 0) && performance.now() < deadline) await sleep(5)
     const expected = readerCount * (total - warmup)
     return {
       readers: readerCount,
