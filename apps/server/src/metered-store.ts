@@ -64,6 +64,10 @@ export class MeteredDocStore implements DocStore {
     return this.inner.list()
   }
 
+  async release(name: string): Promise<void> {
+    await this.inner.release?.(name)
+  }
+
   tombstone(name: string): Promise<Uint8Array | null> {
     return this.inner.tombstone(name)
   }

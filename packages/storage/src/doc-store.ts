@@ -86,6 +86,13 @@ export interface DocStore {
   /** Every stored document. */
   list(): Promise<DocInfo[]>
   /**
+   * The caller no longer holds `name` open (its room unloaded): the store may drop what it keeps in memory for it
+   * (figures, sequence numbers) once nothing of it is queued or being rewritten, and read it again on its next use.
+   * Optional: a store that keeps nothing per document needs none. Without it, a long-running server would keep
+   * something for every document it ever opened.
+   */
+  release?(name: string): Promise<void>
+  /**
    * Removes a document and everything stored for it (side records included), and remembers its state vector as a tombstone: the clocks
    * of content that was deleted, so that a client still holding that content cannot bring it back. A later
    * delete of the same name merges its state vector into the tombstone (the larger clock per client wins).

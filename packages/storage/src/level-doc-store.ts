@@ -264,6 +264,21 @@ export class LevelDocStore implements DocStore {
     this.reclaiming.add(reclaimed)
   }
 
+  async release(name: string): Promise<void> {
+    const doc = this.docs.get(name)
+    if (!doc) return
+    const nextSeq = doc.nextSeq
+    await this.settled()
+    // Anything that touched the document meanwhile (an append, a compaction, a deletion) keeps its figures.
+    const untouched =
+      this.docs.get(name) === doc &&
+      doc.nextSeq === nextSeq &&
+      doc.rewriting === null &&
+      !this.initializing.has(name) &&
+      !this.pending?.deltas.some((delta) => delta.name === name)
+    if (untouched) this.docs.delete(name)
+  }
+
   async list(): Promise<DocInfo[]> {
     this.assertOpen()
     await this.settled()

@@ -344,6 +344,23 @@ export class PostgresDocStore implements DocStore {
     await this.pool.end()
   }
 
+  async release(name: string): Promise<void> {
+    const doc = this.docs.get(name)
+    if (!doc) return
+    const { stats } = doc
+    const before = { stats, records: stats.tailRecords, bytes: stats.tailBytes }
+    await this.settled()
+    // Anything that touched the document meanwhile (an append, a load, a compaction, a deletion) keeps its figures.
+    const untouched =
+      this.docs.get(name) === doc &&
+      doc.stats === before.stats &&
+      doc.stats.tailRecords === before.records &&
+      doc.stats.tailBytes === before.bytes &&
+      doc.rewriting === null &&
+      !this.queue.some((batch) => batch.rows.some((row) => row.doc === name))
+    if (untouched) this.docs.delete(name)
+  }
+
   private docOf(name: string): DocState {
     let doc = this.docs.get(name)
     if (!doc) {
