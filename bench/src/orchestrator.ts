@@ -37,6 +37,7 @@ import { runOtEcho, runOtPushes } from './workloads/ot.js'
 import { runStorm } from './workloads/reconnect-storm.js'
 import { runRecovery } from './workloads/recovery.js'
 import { runRelay } from './workloads/relay.js'
+import { runScaling } from './workloads/scaling.js'
 
 const workloads = [
   'ingest',
@@ -51,6 +52,7 @@ const workloads = [
   'flood',
   'ot',
   'recovery',
+  'scaling',
 ] as const
 /** The systems with a cluster mode: y-websocket-server has none (each process keeps its own documents). */
 const clusterSystems = ['ours', 'hocuspocus'] as const
@@ -193,6 +195,7 @@ const results: RunResults = {
   flood: {},
   ot: { pushes: {}, echo: {}, yjsOnly: {} },
   recovery: {},
+  scaling: {},
 }
 
 /** Longest one measurement may take before it counts as failed (y-websocket-server's full ingest takes about 70 s). */
@@ -593,6 +596,23 @@ try {
           log(
             `  round ${round} ${id}: p50/p99 ms before ${p(r.baseline)}, overload (${r.overload.keystrokesPerSecond.toLocaleString('en-US')} keystrokes/s, server CPU ${pct(r.overload.serverCpu)}) ${p(r.overload)}, after: ${r.after.map((b) => `${(b.fromMs / 1000).toFixed(1)} s ${p(b)}`).join(', ')}; ${r.recoveredMs === null ? 'not back' : `back within ${r.boundMs.toFixed(1)} ms after ${(r.recoveredMs / 1000).toFixed(1)} s`}`,
           )
+        }
+      }
+    })
+  }
+  if (selected.has('scaling')) {
+    await section('scaling', async () => {
+      const c = plan.scaling
+      log(
+        `13. scaling: rooms of 3 typing at ${c.keystrokesPerSecond}/s at ${c.factors.map((f) => c.baseRooms * f).join(', ')} rooms; server CPU per 1,000 deliveries a second at each`,
+      )
+      for (let round = 1; round <= plan.rounds.scaling; round++) {
+        for (const id of comparedSystems) {
+          const r = await attempt(results.scaling, id, 'scaling', () => runScaling(ctx, systems[id]))
+          if (r)
+            log(
+              `  round ${round} ${id}: ${r.levels.map((l) => `${l.rooms} rooms ${Math.round(l.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, CPU ${pct(l.serverCpu)} (${l.cpuPer1000Deliveries.toFixed(1)}% per 1,000/s), p99 ${l.p99Ms.toFixed(1)} ms`).join('; ')}`,
+            )
         }
       }
     })

@@ -20,6 +20,7 @@ export interface Plan {
     flood: number
     ot: number
     recovery: number
+    scaling: number
   }
   relay: { readers: number[]; keystrokesPerSecond: number; warmupMs: number; measureMs: number }
   capacity: {
@@ -63,6 +64,8 @@ export interface Plan {
     afterMs: number
     bucketMs: number
   }
+  /** Rooms of three typing at `keystrokesPerSecond`, at `baseRooms` times each factor (see workloads/scaling.ts). */
+  scaling: { baseRooms: number; factors: number[]; keystrokesPerSecond: number; settleMs: number; windowMs: number }
   /**
    * @codemirror/collab clients (issue 15), ours only: `pushClients` lagging clients pushing one-character updates
    * on a `docChars` document, each based on a version up to `maxLag` behind, counted over `windowMs` after
@@ -101,6 +104,7 @@ export const fullPlan: Plan = {
     flood: 2,
     ot: 2,
     recovery: 2,
+    scaling: 2,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 3_000 },
   capacity: {
@@ -139,6 +143,8 @@ export const fullPlan: Plan = {
     afterMs: 5_000,
     bucketMs: 500,
   },
+  // 400 rooms (2,000 keystrokes and 4,000 deliveries a second) is below what every compared server holds.
+  scaling: { baseRooms: 100, factors: [1, 2, 4], keystrokesPerSecond: 5, settleMs: 1_000, windowMs: 3_000 },
   ot: {
     pushClients: 8,
     docChars: 100_000,
@@ -170,6 +176,7 @@ export const quickPlan: Plan = {
     flood: 1,
     ot: 1,
     recovery: 1,
+    scaling: 1,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 2_000 },
   capacity: { ...fullPlan.capacity, startRooms: 50, maxRooms: 200, windowMs: 1_500, settleMs: 500 },
@@ -180,5 +187,6 @@ export const quickPlan: Plan = {
   fastClient: fullPlan.fastClient,
   flood: { ...fullPlan.flood, windowMs: 3_000 },
   recovery: { ...fullPlan.recovery, overloadMs: 3_000, afterMs: 3_000 },
+  scaling: { ...fullPlan.scaling, baseRooms: 50, windowMs: 2_000 },
   ot: { ...fullPlan.ot, windowMs: 3_000, echoMeasureMs: 3_000 },
 }

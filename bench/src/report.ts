@@ -5,6 +5,7 @@ import type { SystemId } from './systems.js'
 import { type StoreLeftResult, storeLeftLabels, storeLeftUpdates, storeLeftWays } from './workloads/cold-load.js'
 import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
 import type { RecoveryResult } from './workloads/recovery.js'
+import type { ScalingResult } from './workloads/scaling.js'
 
 /** The table's rows, in workload order. */
 export function metricRows(r: RunResults): MetricRow[] {
@@ -212,8 +213,43 @@ export function metricRows(r: RunResults): MetricRow[] {
       (x: { pingsPerSecond: number }) => x.pingsPerSecond,
     ),
   )
-  rows.push(...clusterRows(r), ...limitRows(r), ...otRows(r), ...recoveryRows(r))
+  rows.push(...clusterRows(r), ...limitRows(r), ...otRows(r), ...recoveryRows(r), ...scalingRows(r))
   return rows.filter((x) => Object.keys(x.values).length > 0 || Object.keys(x.failures ?? {}).length > 0)
+}
+
+/** Workload 13: cost per unit of work as the work grows; flat (or falling) means linear (or better). */
+function scalingRows(r: RunResults): MetricRow[] {
+  const runs = r.scaling ?? {}
+  const plan = r.plan.scaling
+  if (!plan) return []
+  const workload = '13. Scaling'
+  const rows = plan.factors.map((factor, i) =>
+    row(
+      {
+        workload,
+        label: `server CPU per 1,000 deliveries/s, ${plan.baseRooms * factor} rooms (${factor}x)`,
+        unit: '%',
+        better: 'lower',
+      },
+      runs,
+      (x: ScalingResult) => x.levels[i]?.cpuPer1000Deliveries ?? Number.NaN,
+    ),
+  )
+  const last = plan.factors.length - 1
+  rows.push(
+    row(
+      {
+        workload,
+        label: `growth of that cost from ${plan.factors[0]}x to ${plan.factors[last]}x the rooms (1 = linear)`,
+        unit: 'ratio',
+        better: 'lower',
+      },
+      runs,
+      (x: ScalingResult) =>
+        (x.levels[last]?.cpuPer1000Deliveries ?? Number.NaN) / (x.levels[0]?.cpuPer1000Deliveries ?? Number.NaN),
+    ),
+  )
+  return rows
 }
 
 /** Workload 12: latency before and after an overload (issue 19's recovery target: back within 2 s). */

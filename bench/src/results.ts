@@ -13,6 +13,7 @@ import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
 import type { StormResult } from './workloads/reconnect-storm.js'
 import type { RecoveryResult } from './workloads/recovery.js'
 import type { RelayResult } from './workloads/relay.js'
+import type { ScalingResult } from './workloads/scaling.js'
 
 /**
  * A run that threw, or during which a server process died or a connection closed: kept in the results so a
@@ -93,6 +94,8 @@ export interface RunResults {
   ot: { pushes: Runs<OtPushResult>; echo: Runs<OtEchoResult>; yjsOnly: Runs<RelayResult> }
   /** Latency before and after a 10 s overload. */
   recovery: Runs<RecoveryResult>
+  /** CPU per delivery at 1x, 2x and 4x the rooms. */
+  scaling: Runs<ScalingResult>
 }
 
 /** The cause of a failed run: what the watch recorded, or the first line of the error. */
