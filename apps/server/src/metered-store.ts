@@ -64,8 +64,8 @@ export class MeteredDocStore implements DocStore {
     return this.inner.list()
   }
 
-  async release(name: string): Promise<void> {
-    await this.inner.release?.(name)
+  async forget(name: string): Promise<void> {
+    await this.inner.forget?.(name)
   }
 
   tombstone(name: string): Promise<Uint8Array | null> {

@@ -80,7 +80,7 @@ export class RoomRegistry {
     return this.chain(room.name, async () => {
       await room.unload(options)
       // Nothing of the document stays in this process once its room is gone.
-      await this.options.store.release?.(room.name)
+      await this.options.store.forget?.(room.name)
       const ms = performance.now() - started
       this.options.observer.roomUnloaded?.(ms)
       this.options.logger.info({ doc: room.name, ms: Math.round(ms) }, 'room unloaded')

@@ -91,7 +91,7 @@ export interface DocStore {
    * Optional: a store that keeps nothing per document needs none. Without it, a long-running server would keep
    * something for every document it ever opened.
    */
-  release?(name: string): Promise<void>
+  forget?(name: string): Promise<void>
   /**
    * Removes a document and everything stored for it (side records included), and remembers its state vector as a tombstone: the clocks
    * of content that was deleted, so that a client still holding that content cannot bring it back. A later

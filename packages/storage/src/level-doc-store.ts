@@ -264,7 +264,7 @@ export class LevelDocStore implements DocStore {
     this.reclaiming.add(reclaimed)
   }
 
-  async release(name: string): Promise<void> {
+  async forget(name: string): Promise<void> {
     const doc = this.docs.get(name)
     if (!doc) return
     const nextSeq = doc.nextSeq

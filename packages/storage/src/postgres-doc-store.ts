@@ -344,7 +344,7 @@ export class PostgresDocStore implements DocStore {
     await this.pool.end()
   }
 
-  async release(name: string): Promise<void> {
+  async forget(name: string): Promise<void> {
     const doc = this.docs.get(name)
     if (!doc) return
     const { stats } = doc

@@ -160,7 +160,7 @@ export function describeDocStoreContract(adapter: string, factory: DocStoreFacto
       expect(plain(await store.load('doc'))).toEqual(updates)
     })
 
-    it('keeps nothing in memory for a released document, and continues it correctly afterwards', async () => {
+    it('keeps nothing in memory for a forgotten document, and continues it correctly afterwards', async () => {
       const store = await createStore({ maxRecords: 4, maxBytes: 1 << 20 })
       const source = createSource()
       const names = Array.from({ length: 50 }, (_, i) => `doc-${i}`)
@@ -169,11 +169,11 @@ export function describeDocStoreContract(adapter: string, factory: DocStoreFacto
         await store.append(name, updates[0]!)
         await store.load(name)
       }
-      await Promise.all(names.map((name) => store.release?.(name)))
+      await Promise.all(names.map((name) => store.forget?.(name)))
       // Whatever a store keeps per document (a map named `docs` in the persistent stores) is gone.
       const held = (store as unknown as { docs?: Map<string, unknown> }).docs
-      if (held && store.release) expect([...held.keys()].filter((name) => name.startsWith('doc-'))).toEqual([])
-      // Its records are not: a released document takes its next updates after them, and its figures are right.
+      if (held && store.forget) expect([...held.keys()].filter((name) => name.startsWith('doc-'))).toEqual([])
+      // Its records are not: a forgotten document takes its next updates after them, and its figures are right.
       await store.append('doc-0', updates[1]!)
       await store.append('doc-0', updates[2]!)
       expect(plain(await store.load('doc-0'))).toEqual(updates)
@@ -183,15 +183,15 @@ export function describeDocStoreContract(adapter: string, factory: DocStoreFacto
       expect(textOf(await store.load('doc-0'))).toBe('abcd')
     })
 
-    it('keeps a document that was written while its release waited for earlier writes', async () => {
+    it('keeps a document that was written while forgetting it waited for earlier writes', async () => {
       const store = await createStore()
       const source = createSource()
       const first = source.type('a')
       const second = source.type('b')
       await store.append('doc', first)
       const appended = store.append('doc', second)
-      const released = store.release?.('doc')
-      await Promise.all([appended, released])
+      const forgotten = store.forget?.('doc')
+      await Promise.all([appended, forgotten])
       const third = source.type('c')
       await store.append('doc', third)
       expect(plain(await store.load('doc'))).toEqual([first, second, third])
