@@ -1,6 +1,7 @@
 import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { defineConfig, type Plugin } from 'vite'
+import { offlineShell } from './offline/offline-shell.js'
 
 /** Where `npm run dev` expects the sync server (`npm start` in another terminal); `COLLAB_PORT` overrides the port. */
 const syncServer = { host: 'localhost', port: Number(process.env.COLLAB_PORT ?? 1234) }
@@ -26,7 +27,7 @@ export default defineConfig({
   server: {
     proxy: { '/api': `http://${syncServer.host}:${syncServer.port}` },
   },
-  plugins: [proxySyncWebSockets(syncServer)],
+  plugins: [proxySyncWebSockets(syncServer), offlineShell()],
 })
 
 /**

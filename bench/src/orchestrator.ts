@@ -31,6 +31,7 @@ import {
 } from './workloads/cold-load.js'
 import { runFastClient } from './workloads/fast-client.js'
 import { floodRooms, runFlood, startFlooder } from './workloads/flood.js'
+import { runHistory, updatesPerVersion } from './workloads/history.js'
 import { runIdleMemory } from './workloads/idle-memory.js'
 import { durabilityMethod, runIngest } from './workloads/ingest.js'
 import { runOtEcho, runOtPushes } from './workloads/ot.js'
@@ -53,6 +54,7 @@ const workloads = [
   'ot',
   'recovery',
   'scaling',
+  'history',
 ] as const
 /** The systems with a cluster mode: y-websocket-server has none (each process keeps its own documents). */
 const clusterSystems = ['ours', 'hocuspocus'] as const
@@ -196,6 +198,7 @@ const results: RunResults = {
   ot: { pushes: {}, echo: {}, yjsOnly: {} },
   recovery: {},
   scaling: {},
+  history: {},
 }
 
 /** Longest one measurement may take before it counts as failed (y-websocket-server's full ingest takes about 70 s). */
@@ -352,6 +355,23 @@ try {
         if (r)
           log(
             `  round ${round} ours, server-side load of a store left by ${storeLeftWays.map((way) => `${storeLeftLabels[way]}: ${r[way].loadMs.toFixed(1)} ms (${r[way].records} records)`).join(', ')}`,
+          )
+      }
+    })
+  }
+  // Before the trace is cut short below: the history is the whole trace's.
+  if (selected.has('history')) {
+    await section('history', async () => {
+      log(
+        `14. version history, ours only: ${trace.name} (${trace.updates.length.toLocaleString('en-US')} updates) with a named version every ${updatesPerVersion.toLocaleString('en-US')} updates, listed and rebuilt over HTTP by a freshly started server`,
+      )
+      const runs = results.history ?? {}
+      results.history = runs
+      for (let round = 1; round <= plan.rounds.history; round++) {
+        const h = await attempt(runs, 'ours', 'version history', () => runHistory(ctx, systems.ours))
+        if (h)
+          log(
+            `  round ${round} ours: ${h.versions} versions; list ${h.listFirstMs.toFixed(1)} ms first, then ${h.listMs.toFixed(1)} ms (median); rebuild ${h.rebuildFirstMs.toFixed(1)} ms first (the latest), then ${h.rebuildMs.toFixed(1)} ms median, ${h.rebuildMaxMs.toFixed(1)} ms max over versions spread across the history`,
           )
       }
     })

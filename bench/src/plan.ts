@@ -19,6 +19,8 @@ export interface Plan {
     fastClient: number
     flood: number
     ot: number
+    /** Version history (ours only). */
+    history: number
     recovery: number
     scaling: number
   }
@@ -103,6 +105,7 @@ export const fullPlan: Plan = {
     fastClient: 3,
     flood: 2,
     ot: 2,
+    history: 2,
     recovery: 2,
     scaling: 2,
   },
@@ -175,6 +178,7 @@ export const quickPlan: Plan = {
     fastClient: 1,
     flood: 1,
     ot: 1,
+    history: 1,
     recovery: 1,
     scaling: 1,
   },

@@ -3,6 +3,7 @@ import { limitRows } from './report-limits.js'
 import type { RunResults } from './results.js'
 import type { SystemId } from './systems.js'
 import { type StoreLeftResult, storeLeftLabels, storeLeftUpdates, storeLeftWays } from './workloads/cold-load.js'
+import type { HistoryResult } from './workloads/history.js'
 import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
 import type { RecoveryResult } from './workloads/recovery.js'
 import type { ScalingResult } from './workloads/scaling.js'
@@ -213,7 +214,7 @@ export function metricRows(r: RunResults): MetricRow[] {
       (x: { pingsPerSecond: number }) => x.pingsPerSecond,
     ),
   )
-  rows.push(...clusterRows(r), ...limitRows(r), ...otRows(r), ...recoveryRows(r), ...scalingRows(r))
+  rows.push(...clusterRows(r), ...limitRows(r), ...otRows(r), ...recoveryRows(r), ...scalingRows(r), ...historyRows(r))
   return rows.filter((x) => Object.keys(x.values).length > 0 || Object.keys(x.failures ?? {}).length > 0)
 }
 
@@ -286,6 +287,52 @@ function recoveryRows(r: RunResults): MetricRow[] {
       { workload, label: 'server CPU during the overload', unit: '%', better: 'info' },
       runs,
       (x: RecoveryResult) => x.overload.serverCpu * 100,
+    ),
+  ]
+}
+
+/** Workload 14: version history. Ours only: neither peer keeps versions, so their columns stay empty. */
+function historyRows(r: RunResults): MetricRow[] {
+  const workload = '14. Version history (ours only: no peer keeps versions)'
+  const runs = r.history ?? {}
+  const about = `${r.trace.name}, a version per 1,000 updates, fresh server`
+  return [
+    row(
+      {
+        workload,
+        label: `list the versions (${about}), after the first listing`,
+        unit: 'ms',
+        better: 'lower',
+        target: { value: 20, text: '<= 20 ms' },
+      },
+      runs,
+      (x: HistoryResult) => x.listMs,
+    ),
+    row(
+      { workload, label: 'list the versions, first request after the start', unit: 'ms', better: 'info' },
+      runs,
+      (x: HistoryResult) => x.listFirstMs,
+    ),
+    row(
+      {
+        workload,
+        label: 'rebuild a version (its text over HTTP), median over versions spread across the history',
+        unit: 'ms',
+        better: 'lower',
+        target: { value: 100, text: '<= 100 ms' },
+      },
+      runs,
+      (x: HistoryResult) => x.rebuildMs,
+    ),
+    row(
+      { workload, label: 'rebuild a version, slowest of those', unit: 'ms', better: 'info' },
+      runs,
+      (x: HistoryResult) => x.rebuildMaxMs,
+    ),
+    row(
+      { workload, label: 'rebuild the latest version, first request after the start', unit: 'ms', better: 'info' },
+      runs,
+      (x: HistoryResult) => x.rebuildFirstMs,
     ),
   ]
 }

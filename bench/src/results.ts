@@ -7,6 +7,7 @@ import type { CapacityResult } from './workloads/capacity.js'
 import type { ColdLoadResult, StoreLeftResult } from './workloads/cold-load.js'
 import type { FastClientResult } from './workloads/fast-client.js'
 import type { FloodResult } from './workloads/flood.js'
+import type { HistoryResult } from './workloads/history.js'
 import type { IdleMemoryResult } from './workloads/idle-memory.js'
 import type { IngestResult } from './workloads/ingest.js'
 import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
@@ -92,6 +93,8 @@ export interface RunResults {
    * workload on a document no OT client ever opened.
    */
   ot: { pushes: Runs<OtPushResult>; echo: Runs<OtEchoResult>; yjsOnly: Runs<RelayResult> }
+  /** Ours only (no peer keeps versions): listing and rebuilding the versions of the trace's document. */
+  history?: Runs<HistoryResult>
   /** Latency before and after a 10 s overload. */
   recovery: Runs<RecoveryResult>
   /** CPU per delivery at 1x, 2x and 4x the rooms. */

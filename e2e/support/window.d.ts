@@ -3,7 +3,12 @@ interface Window {
   collab?: {
     editor: {
       ytext: { toString(): string; length: number }
-      status: { connection: string; unsaved: boolean; error: { code: number; reason: string } | null }
+      status: {
+        connection: string
+        unsaved: boolean
+        error: { code: number; reason: string } | null
+        transport: 'websocket' | 'http'
+      }
       view: { state: { doc: { length: number } } }
       awareness: { getStates(): Map<number, Record<string, unknown>> }
       doc: { clientID: number; on(event: 'update', f: (update: Uint8Array, origin: unknown) => void): void }

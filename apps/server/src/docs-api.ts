@@ -17,7 +17,7 @@ const stateType = 'application/octet-stream'
  * The document a `/api/docs/:name` request names, once the caller may `need` it; `null` after answering 400 (a bad
  * name), 503 (a write during shutdown), 401 or 403.
  */
-async function documentFor(ctx: HttpContext, request: RouteRequest, need: Access): Promise<string | null> {
+export async function documentFor(ctx: HttpContext, request: RouteRequest, need: Access): Promise<string | null> {
   const { req, res, info, params } = request
   if (params.name === undefined) {
     throw new RangeError(`The route of ${req.method} ${pathOf(req)} has no :name segment for documentFor`)

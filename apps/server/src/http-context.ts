@@ -23,7 +23,10 @@ export interface HttpAuth {
 export interface HttpContext {
   store: DocStore
   /** The engine's document API: reads see live edits, writes reach connected clients. */
-  sync: Pick<SyncServer, 'getDocument' | 'applyUpdate' | 'deleteDocument'>
+  sync: Pick<SyncServer, 'getDocument' | 'applyUpdate' | 'deleteDocument'> &
+    Partial<Pick<SyncServer, 'versions'>> &
+    /** The HTTP transport ([HT1]); contexts that serve only the document API leave it out. */
+    Partial<Pick<SyncServer, 'handleHttpSync'>>
   logger: Logger
   webRoot: string | undefined
   auth: HttpAuth

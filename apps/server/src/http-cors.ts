@@ -7,8 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 
 /** Request headers a page may send: the token, the body's type (a POST of a Yjs update), a request id. */
 const allowedHeaders = 'authorization, content-type, x-request-id'
-/** Response headers a page may read beyond the safelisted ones. */
-const exposedHeaders = 'x-request-id, retry-after, www-authenticate'
+/** Response headers a page may read beyond the safelisted ones; `collab-close` is the HTTP transport's ([HT9]). */
+const exposedHeaders = 'x-request-id, retry-after, www-authenticate, collab-close'
 /** How long a browser may keep a preflight's answer, in seconds. */
 const preflightMaxAgeSeconds = 600
 

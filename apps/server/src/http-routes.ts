@@ -5,9 +5,19 @@ import { deleteDocument, postUpdate, sendDocList, sendDocument } from './docs-ap
 import type { HttpContext, RequestInfo, RouteHandler, RouteParams, RouteRequest } from './http-context.js'
 import { allowCrossOrigin, isPreflight, sendPreflight } from './http-cors.js'
 import { ClientGoneError, pathOf, requestIdOf, sendJson } from './http-io.js'
+import { syncOverHttp } from './http-sync-api.js'
 import { sendHealth, sendMetrics, sendReadiness } from './operator-api.js'
 import { refusalOf, sendRefusal } from './request-guard.js'
 import { serveStatic } from './static-files.js'
+import {
+  createVersion,
+  deleteVersion,
+  listVersions,
+  renameVersion,
+  restoreVersion,
+  sendVersion,
+  sendVersionAuthors,
+} from './versions-api.js'
 
 /** One entry of the route table. */
 interface Route {
@@ -38,6 +48,16 @@ const routes = [
   { method: 'GET', path: '/api/docs/:name', handle: sendDocument },
   { method: 'DELETE', path: '/api/docs/:name', handle: deleteDocument },
   { method: 'POST', path: '/api/docs/:name/updates', handle: postUpdate },
+  { method: 'GET', path: '/api/docs/:name/versions', handle: listVersions },
+  { method: 'POST', path: '/api/docs/:name/versions', handle: createVersion },
+  { method: 'GET', path: '/api/docs/:name/versions/:id', handle: sendVersion },
+  { method: 'PATCH', path: '/api/docs/:name/versions/:id', handle: renameVersion },
+  { method: 'DELETE', path: '/api/docs/:name/versions/:id', handle: deleteVersion },
+  { method: 'GET', path: '/api/docs/:name/versions/:id/authors', handle: sendVersionAuthors },
+  { method: 'POST', path: '/api/docs/:name/versions/:id/restore', handle: restoreVersion },
+  // Quiet: one line per poll and per keystroke of every HTTP client would drown the rest (WebSocket messages are not
+  // logged either); failures still log at error level.
+  { method: 'POST', path: '/api/docs/:name/http', handle: syncOverHttp, quiet: true },
 ] as const satisfies readonly Route[]
 
 /**

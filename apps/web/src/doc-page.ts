@@ -4,11 +4,12 @@ import { brandMark } from './brand.js'
 import { copyText } from './copy-link.js'
 import { docNameProblem } from './doc-names.js'
 import { h } from './dom.js'
+import { createHistory } from './history-panel.js'
 import { loadIdentity, saveIdentity } from './identity.js'
 import { openIdentityForm } from './identity-form.js'
 import { createPresenceBar } from './presence-bar.js'
 import { createStatusIndicators } from './status-indicators.js'
-import { refusalMessage } from './status-labels.js'
+import { closingLosesEdits, localStoreNotice, refusalMessage } from './status-labels.js'
 import { syncServerUrl } from './sync-url.js'
 import { exposeForTests } from './test-hook.js'
 
@@ -35,8 +36,17 @@ export function mountDocPage(root: HTMLElement, name: string): () => void {
     bannerText,
     h('a', { href: '/', 'data-link': true }, 'All documents'),
   )
+  const storeNotice = h('div', {
+    class: 'banner notice',
+    role: 'status',
+    'data-testid': 'local-store-notice',
+    hidden: true,
+  })
   const editorHost = h('div', { class: 'editor-host', 'data-testid': 'editor' })
-  root.append(h('div', { class: 'doc-page' }, header, banner, editorHost))
+  // The editor's area, and the row in which the version history opens beside it.
+  const docMain = h('div', { class: 'doc-main' }, editorHost)
+  const docBody = h('div', { class: 'doc-body' }, docMain)
+  root.append(h('div', { class: 'doc-page' }, header, banner, storeNotice, docBody))
 
   const problem = docNameProblem(name)
   if (problem) {
@@ -52,13 +62,16 @@ export function mountDocPage(root: HTMLElement, name: string): () => void {
     user: loadIdentity(),
     token: currentToken,
     sync: syncModeOf(location.search),
+    // The app keeps a copy of every document it opens, so it opens offline and edits survive a crash.
+    localStore: true,
   })
   const indicators = createStatusIndicators()
   const presence = createPresenceBar(editor.presence, (anchor) => toggleIdentityForm(anchor))
   const copyButton = createCopyLinkButton()
+  const history = createHistory({ docName: name, editor, body: docBody, main: docMain })
   header.append(
     h('div', { class: 'doc-header-status' }, indicators.element),
-    h('div', { class: 'doc-header-people' }, presence.element, copyButton.element),
+    h('div', { class: 'doc-header-people' }, presence.element, history.button, copyButton.element),
   )
 
   const showStatus = (status: ProviderStatus) => {
@@ -66,9 +79,20 @@ export function mountDocPage(root: HTMLElement, name: string): () => void {
     const refusal = refusalMessage(status)
     bannerText.textContent = refusal ?? ''
     banner.hidden = refusal === null
+    const notice = localStoreNotice(status)
+    storeNotice.textContent = notice ?? ''
+    storeNotice.hidden = notice === null
   }
   showStatus(editor.status)
   const stopStatus = editor.onStatus(showStatus)
+  // Closing or reloading while a change is neither on the server nor on this device would lose it: ask first.
+  const confirmLeaving = (event: BeforeUnloadEvent) => {
+    if (!closingLosesEdits(editor.status)) return
+    event.preventDefault()
+    // Older browsers show the prompt only when returnValue is set.
+    event.returnValue = ''
+  }
+  addEventListener('beforeunload', confirmLeaving)
 
   let closeIdentityForm: (() => void) | null = null
   const toggleIdentityForm = (anchor: HTMLElement) => {
@@ -93,8 +117,10 @@ export function mountDocPage(root: HTMLElement, name: string): () => void {
   return () => {
     closeIdentityForm?.()
     stopStatus()
+    removeEventListener('beforeunload', confirmLeaving)
     presence.dispose()
     copyButton.dispose()
+    history.dispose()
     withdrawTestHook()
     editor.destroy()
   }

@@ -3,6 +3,7 @@ import { brandMark } from './brand.js'
 import { docNameProblem, randomDocName } from './doc-names.js'
 import { h } from './dom.js'
 import { formatBytes, formatRelativeTime } from './format.js'
+import { createOfflineDocsCard, createRecoveredCopiesCard } from './offline-docs.js'
 import { docPath, navigate } from './router.js'
 
 /** The start page: create a document, open one by name, or pick one from the list of stored documents. */
@@ -17,6 +18,8 @@ export function mountHomePage(root: HTMLElement): () => void {
 
   const list = h('ul', { class: 'doc-list', 'data-testid': 'doc-list', 'aria-busy': 'true' })
   const listState = h('p', { class: 'list-state' }, 'Loading documents…')
+  const offlineDocs = createOfflineDocsCard()
+  const recovered = createRecoveredCopiesCard()
 
   root.append(
     h(
@@ -41,6 +44,8 @@ export function mountHomePage(root: HTMLElement): () => void {
         list,
         listState,
       ),
+      offlineDocs.element,
+      recovered.element,
     ),
   )
 
@@ -76,6 +81,8 @@ export function mountHomePage(root: HTMLElement): () => void {
   return () => {
     loading.abort()
     clearInterval(refreshTimes)
+    offlineDocs.dispose()
+    recovered.dispose()
   }
 }
 

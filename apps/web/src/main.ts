@@ -2,6 +2,7 @@ import './styles.css'
 import { mountDocPage } from './doc-page.js'
 import { mountHomePage } from './home-page.js'
 import { mountNotFoundPage } from './not-found-page.js'
+import { registerOfflineShell } from './offline-shell-registration.js'
 import { type Route, startRouter } from './router.js'
 
 const app = document.querySelector<HTMLElement>('#app')
@@ -28,3 +29,4 @@ function show(route: Route): void {
 }
 
 startRouter(show)
+registerOfflineShell()

@@ -25,4 +25,6 @@ export function createStatusIndicators(): StatusIndicators {
 function show(element: HTMLElement, label: StatusLabel): void {
   if (element.textContent !== label.text) element.textContent = label.text
   element.dataset.tone = label.tone
+  if (label.title) element.title = label.title
+  else element.removeAttribute('title')
 }

@@ -1,4 +1,4 @@
-import type { ProviderStatus } from '@collab/editor'
+import { type ProviderStatus, saveStateOf } from '@collab/editor'
 
 /** How a label should look: the badge colour. */
 export type Tone = 'good' | 'busy' | 'bad'
@@ -7,13 +7,23 @@ export type Tone = 'good' | 'busy' | 'bad'
 export interface StatusLabel {
   text: string
   tone: Tone
+  /** A longer explanation, shown as the element's tooltip. */
+  title?: string
 }
 
-/** Connected / Reconnecting… / Offline, from the provider's connection state. */
+/** Connected / Connected (HTTP) / Reconnecting… / Offline, from the provider's connection state. */
 export function connectionLabel(status: ProviderStatus): StatusLabel {
   switch (status.connection) {
     case 'synced':
     case 'connected':
+      // Over HTTP long-polling ([HT1]) the page works the same; the label says so, for whoever debugs a network.
+      if (status.transport === 'http') {
+        return {
+          text: 'Connected (HTTP)',
+          tone: 'good',
+          title: 'This network blocks WebSocket: connected over HTTP instead, and trying WebSocket again meanwhile.',
+        }
+      }
       return { text: 'Connected', tone: 'good' }
     case 'connecting':
       return { text: 'Reconnecting…', tone: 'busy' }
@@ -23,14 +33,46 @@ export function connectionLabel(status: ProviderStatus): StatusLabel {
 }
 
 /**
- * Saved / Saving… / Unsaved changes. "Saved" is what the server acknowledged as stored, so it is a fact; local
- * changes while disconnected cannot be on their way, so they are "Unsaved" rather than "Saving…".
+ * The three honest save states: "Saved" (the server acknowledged it as stored), "Saved on this device" (in this
+ * browser's local store, not yet acknowledged by the server) and, for changes that are nowhere but in this tab's
+ * memory, "Saving…" while they are on their way (a connection is open, or the local store is writing them) or
+ * "Unsaved changes" when nothing is taking them anywhere.
  */
 export function saveLabel(status: ProviderStatus): StatusLabel {
   if (status.readOnly) return { text: 'Read only', tone: 'busy' }
-  if (!status.unsaved) return { text: 'Saved', tone: 'good' }
-  const online = status.connection === 'connected' || status.connection === 'synced'
-  return online ? { text: 'Saving…', tone: 'busy' } : { text: 'Unsaved changes', tone: 'bad' }
+  switch (saveStateOf(status)) {
+    case 'server':
+      return { text: 'Saved', tone: 'good' }
+    case 'device':
+      return { text: 'Saved on this device', tone: 'busy' }
+    case 'none': {
+      const online = status.connection === 'connected' || status.connection === 'synced'
+      const storing = status.localStore?.state === 'ready' || status.localStore?.state === 'loading'
+      return online || storing ? { text: 'Saving…', tone: 'busy' } : { text: 'Unsaved changes', tone: 'bad' }
+    }
+  }
+}
+
+/**
+ * What to tell the user when this browser keeps no copy of the document (no IndexedDB, a quota error, a closed
+ * database): edits then live only in this tab until the server stores them. `null` while the local store works,
+ * or where there is none by choice.
+ */
+export function localStoreNotice(status: ProviderStatus): string | null {
+  const store = status.localStore
+  if (!store) return null
+  if (store.state === 'unavailable') {
+    return 'This browser does not keep a copy of this document: edits are kept only while this tab is open, until they are saved on the server.'
+  }
+  if (store.state === 'failed') {
+    return 'Saving on this device failed (retrying): edits are kept only while this tab is open, until they are saved on the server.'
+  }
+  return null
+}
+
+/** Whether closing the tab now would lose something: a change that is neither on the server nor on this device. */
+export function closingLosesEdits(status: ProviderStatus): boolean {
+  return !status.readOnly && saveStateOf(status) === 'none'
 }
 
 /** What to tell the user when the server refused the document for good, or `null` if it did not. */
@@ -44,7 +86,11 @@ export function refusalMessage(status: ProviderStatus): string | null {
     case 4404:
       // [DL1], [DL2]: closed because it was deleted, or refused because this page still holds the deleted copy.
       if (status.error.reason === 'document deleted' || status.error.reason === 'deleted') {
-        return 'This document was deleted. Reload the page to start a new document with this name.'
+        const kept =
+          status.localStore?.state === 'set-aside'
+            ? ' Your copy on this device was kept: find it under “Recovered copies” on the home page.'
+            : ''
+        return `This document was deleted. Reload the page to start a new document with this name.${kept}`
       }
       return 'This document name is invalid.'
     case 4501:

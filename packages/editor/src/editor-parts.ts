@@ -1,6 +1,6 @@
 import { EditorState, type Extension } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
-import type { CollabProvider, ProviderStatus, TokenSource } from '@collab/provider'
+import type { CollabProvider, LocalStoreOptions, ProviderStatus, TokenSource } from '@collab/provider'
 import type { Awareness } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 import { foreignExtensionProblem } from './duplicates.js'
@@ -38,6 +38,13 @@ export interface CollabEditorOptions {
   basicSetup?: boolean
   /** The WebSocket constructor to use, for environments without a global one. */
   WebSocketImpl?: typeof WebSocket
+  /**
+   * Keeps a copy of the document in this browser (IndexedDB), so it opens without a network and edits survive a
+   * closed tab or a crash while offline; tabs of the same document share edits while the server is unreachable.
+   * `true` for the defaults, or the store's options. Default off: a host opts in, because the copy stays on the
+   * device after the editor is gone (remove it with `clearLocalData`). Yjs editors only; ignored with `sync: 'ot'`.
+   */
+  localStore?: boolean | LocalStoreOptions
 }
 
 /** What every running collaborative editor has, whichever way it syncs. */

@@ -1,4 +1,15 @@
-export type { ConnectionStatus, ProviderStatus } from '@collab/provider'
+export {
+  type ConnectionStatus,
+  clearLocalData,
+  discardRecoveredCopy,
+  type LocalDocumentInfo,
+  type LocalStoreOptions,
+  type LocalStoreStatus,
+  listLocalDocuments,
+  type ProviderStatus,
+  type SaveState,
+  saveStateOf,
+} from '@collab/provider'
 export { type CollabOptions, collab } from './collab.js'
 export {
   type CollabEditor,
@@ -9,6 +20,7 @@ export {
   textName,
   type YjsCollabEditor,
 } from './create-collab-editor.js'
+export { type RecoveredText, recoveredTexts } from './local-copies.js'
 export { OtSession, type OtSessionOptions, otCollab } from './ot-session.js'
 export {
   awarenessPresence,

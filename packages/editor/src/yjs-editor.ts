@@ -10,7 +10,7 @@ import { toAwarenessUser } from './user.js'
 
 /** The Yjs editor with `setup` as its base extensions (CodeMirror's `basicSetup`, or the host's choice). */
 export function createYjsEditor(options: CollabEditorOptions, setup: Extension): YjsCollabEditor {
-  const { serverUrl, docName, user, token, WebSocketImpl } = options
+  const { serverUrl, docName, user, token, WebSocketImpl, localStore } = options
   const doc = new Y.Doc()
   const ytext = doc.getText(textName)
   const awareness = new Awareness(doc)
@@ -25,6 +25,7 @@ export function createYjsEditor(options: CollabEditorOptions, setup: Extension):
     awareness,
     ...(token !== undefined && { token }),
     ...(WebSocketImpl !== undefined && { WebSocketImpl }),
+    ...(localStore !== undefined && { localStore }),
   })
 
   // Read-only when the server says this connection may only read, or refused the document for good

@@ -16,5 +16,6 @@ export {
   encodeSyncStep2,
   encodeSyncUpdate,
 } from './encode.js'
+export { decodeFrames, encodeFrames, type FramesResult } from './frames.js'
 export { Capability, type CapabilityName, MessageType, SyncMessageType } from './message-types.js'
 export type { AwarenessEntry, DecodeResult, Message } from './messages.js'

@@ -1,18 +1,47 @@
-import { encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate, type Message } from '@collab/protocol'
+import {
+  CloseCode,
+  encodeAwareness,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  type Message,
+} from '@collab/protocol'
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { Connection, type ConnectionOptions, type TokenSource } from './connection.js'
 import { onLaterYjsCopy, yjsSetupProblem } from './duplicate-yjs.js'
-import type { ConnectionStatus, ProviderStatus } from './status.js'
+import { LocalStore, type LocalStoreOptions } from './local-store.js'
+import { type ConnectionStatus, type ProviderStatus, sameStatus } from './status.js'
+import { TabSync } from './tab-sync.js'
+import { presenceHandOver, yjsPollState } from './transport-presence.js'
 
 /** Options of {@link CollabProvider}. */
 export interface CollabProviderOptions extends ConnectionOptions {
   doc: Y.Doc
   /** Presence to share; created (and destroyed with the provider) when omitted. */
   awareness?: Awareness
+  /**
+   * Keeps a copy of the document in this browser's IndexedDB ({@link LocalStore}): loaded before the first sync,
+   * every change written, so edits survive a reload, a closed tab or a crash while offline. `true` for the
+   * defaults, or options (another IndexedDB factory, such as fake-indexeddb in Node). Default off.
+   */
+  localStore?: boolean | LocalStoreOptions
+  /**
+   * Shares changes with the other tabs of this browser that have the document open, also while the server is
+   * unreachable (BroadcastChannel). Default: on when `localStore` is.
+   */
+  tabSync?: boolean
+  /**
+   * How long the first connection waits for the local copy to load before it goes ahead without it (a browser
+   * whose IndexedDB hangs must not keep the document offline). Default 3,000 ms.
+   */
+  localLoadTimeoutMs?: number
 }
 
 type StatusListener = (status: ProviderStatus) => void
+
+/** The close reasons of a document deleted on the server ([DL1] while open, [DL2] for a copy of deleted content). */
+const deletedReasons = new Set(['document deleted', 'deleted'])
 
 /**
  * Keeps a Y.Doc and its awareness in sync with the collab server (or any y-websocket server) over one WebSocket,
@@ -26,6 +55,16 @@ export class CollabProvider {
   private readonly connection: Connection
   private readonly stopWatchingYjsCopies: () => void
   private destroyed = false
+  /** This browser's copy of the document, when the `localStore` option asked for one. */
+  readonly localStore: LocalStore | null
+  private readonly tabSync: TabSync | null
+  /** Resolves once the local copy is in the Y.Doc (at once without a local store); never rejects. */
+  readonly loaded: Promise<void>
+  private isLoaded: boolean
+  /** Whether a connect was asked for before the local copy loaded; it happens once it has. */
+  private connectWhenLoaded = false
+  private readonly statusListeners = new Set<StatusListener>()
+  private currentStatus: ProviderStatus
 
   constructor(options: CollabProviderOptions) {
     this.doc = options.doc
@@ -35,33 +74,58 @@ export class CollabProvider {
       opened: () => this.startSync(),
       received: (message) => this.handle(message),
       closed: () => this.forgetOthers(),
+      pollState: () => yjsPollState(this.doc, this.awareness),
+      handOver: () => presenceHandOver(this.awareness),
     })
+    this.localStore = options.localStore
+      ? new LocalStore(this.doc, options.docName, options.localStore === true ? {} : options.localStore)
+      : null
+    // Before the connection's handler: when a change makes it unsaved, the store already has it in hand, so the
+    // status never says "on this device" for a change the store has not written.
+    if (this.localStore) this.doc.on('update', this.onDocUpdateForLocalStore)
     this.doc.on('update', this.onDocUpdate)
     this.awareness.on('update', this.onAwarenessUpdate)
+    this.tabSync = (options.tabSync ?? Boolean(options.localStore)) ? new TabSync(this.doc, options.docName) : null
+    this.currentStatus = this.combinedStatus()
+    this.connection.onStatus(() => this.refreshStatus())
+    this.localStore?.onStatus(() => this.refreshStatus())
+    this.isLoaded = this.localStore === null
+    this.loaded = this.localStore
+      ? this.waitForLocalCopy(options.docName, options.localLoadTimeoutMs ?? 3_000)
+      : Promise.resolve()
     // Two copies of Yjs merge documents wrongly without a sound: refuse, visibly, rather than corrupt them.
     this.stopWatchingYjsCopies = onLaterYjsCopy(() => this.refuseSetup(yjsSetupProblem(this.doc)))
     const problem = yjsSetupProblem(this.doc)
     if (problem !== null) this.refuseSetup(problem)
-    else if (options.connect !== false) this.connection.connect()
+    else if (options.connect !== false) this.connect()
   }
 
   /** The current status; {@link CollabProvider.onStatus} tells when it changes. */
   get status(): ProviderStatus {
-    return this.connection.status
+    return this.currentStatus
   }
 
   /** Calls `listener` with every status change; returns a function that unsubscribes it. */
   onStatus(listener: StatusListener): () => void {
-    return this.connection.onStatus(listener)
+    this.statusListeners.add(listener)
+    return () => this.statusListeners.delete(listener)
   }
 
-  /** Connects, and keeps reconnecting until {@link CollabProvider.disconnect}. Clears a terminal error. */
+  /**
+   * Connects, and keeps reconnecting until {@link CollabProvider.disconnect}. Clears a terminal error. With a
+   * local store, the first connection waits for the local copy to load, so the first sync carries it.
+   */
   connect(): void {
+    if (!this.isLoaded) {
+      this.connectWhenLoaded = true
+      return
+    }
     this.connection.connect()
   }
 
   /** Closes the connection and stops reconnecting. Local edits keep working and are sent after `connect()`. */
   disconnect(): void {
+    this.connectWhenLoaded = false
     this.connection.disconnect()
   }
 
@@ -84,8 +148,65 @@ export class CollabProvider {
     this.stopWatchingYjsCopies()
     this.destroyed = true
     this.doc.off('update', this.onDocUpdate)
+    this.doc.off('update', this.onDocUpdateForLocalStore)
+    this.tabSync?.destroy()
+    this.localStore?.destroy()
+    this.statusListeners.clear()
     this.awareness.off('update', this.onAwarenessUpdate)
     if (this.ownsAwareness) this.awareness.destroy()
+  }
+
+  private async waitForLocalCopy(docName: string, timeoutMs: number): Promise<void> {
+    const store = this.localStore!
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        console.warn(`[collab] the local copy of "${docName}" did not load in ${timeoutMs} ms; syncing without it`)
+        resolve()
+      }, timeoutMs)
+    })
+    await Promise.race([store.loaded, timedOut])
+    clearTimeout(timer)
+    this.isLoaded = true
+    if (this.connectWhenLoaded && !this.destroyed) this.connection.connect()
+  }
+
+  /** The connection's status, with where local changes are kept when there is a local store. */
+  private combinedStatus(): ProviderStatus {
+    const base = this.connection.status
+    const store = this.localStore
+    if (!store) return base
+    const local = store.status
+    // A copy set aside after a deletion holds every change too (and nothing can be added: the document is gone).
+    const onDevice = (local.state === 'ready' && local.written) || local.state === 'set-aside'
+    return { ...base, localStore: local, saved: !base.unsaved ? 'server' : onDevice ? 'device' : 'none' }
+  }
+
+  private refreshStatus(): void {
+    const error = this.connection.status.error
+    // [DL2]: the server deleted the document this copy belongs to. Sending it again would bring it back (and is
+    // refused); keeping it as it is would be refused on every load. It becomes a recovered copy instead, unless the
+    // server had acknowledged all of it (a deletion while this tab was online and saved): then it only goes.
+    if (error?.code === CloseCode.UnknownDocument && deletedReasons.has(error.reason)) {
+      void this.localStore?.setAside({ keep: this.connection.status.unsaved })
+    }
+    const next = this.combinedStatus()
+    if (sameStatus(next, this.currentStatus)) return
+    this.currentStatus = next
+    for (const listener of [...this.statusListeners]) {
+      try {
+        listener(next)
+      } catch (err) {
+        console.error('[collab] a status listener threw', err)
+      }
+    }
+  }
+
+  /** Every change, local or received, goes to the local store; except what the store or another tab wrote. */
+  private readonly onDocUpdateForLocalStore = (update: Uint8Array, origin: unknown): void => {
+    const store = this.localStore
+    if (!store || origin === store || (this.tabSync !== null && origin === this.tabSync)) return
+    store.write(update)
   }
 
   private refuseSetup(problem: string | null): void {
@@ -147,7 +268,15 @@ export class CollabProvider {
     { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
     origin: unknown,
   ): void => {
-    if (origin === this) return
+    if (origin === this) {
+      // The server removed this client's own state and y-protocols kept it, at a higher clock: the server must hear
+      // that clock, or others would not see this client again ([HT10]).
+      const own = this.awareness.clientID
+      if (updated.includes(own) && this.awareness.getLocalState() !== null) {
+        this.connection.send(encodeAwareness(encodeAwarenessUpdate(this.awareness, [own])))
+      }
+      return
+    }
     const changed = [...added, ...updated, ...removed]
     this.connection.send(encodeAwareness(encodeAwarenessUpdate(this.awareness, changed)))
   }

@@ -2,6 +2,7 @@ import {
   Capability,
   CloseCode,
   decodeMessage,
+  docNameError,
   encodeHello,
   encodePing,
   encodePong,
@@ -9,65 +10,27 @@ import {
   type Message,
 } from '@collab/protocol'
 import { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff.js'
-import { type ConnectionTarget, connectionTarget } from './connection-target.js'
+import type { ConnectionOptions, SyncChannel } from './connection-options.js'
+import { connectionTarget } from './connection-target.js'
 import { defaultHeartbeat, type HeartbeatPolicy, heartbeatVerdict } from './heartbeat.js'
+import { httpEndpoint, openHttpTransport } from './http-transport.js'
 import { SaveAccounting } from './save-accounting.js'
 import { type ProviderStatus, sameStatus } from './status.js'
+import type { Transport } from './transport.js'
+import { defaultProbeBackoff, WebSocketProbe } from './websocket-probe.js'
+import { openWebSocketTransport } from './websocket-transport.js'
 
-/** How to reach the server and how to keep the connection alive; shared by the Yjs and the OT provider. */
-export interface ConnectionOptions {
-  /** `ws://host:port` or `wss://host`, without the document name. */
-  serverUrl: string
-  docName: string
-  /**
-   * Credentials for the server's authentication ([AU1]). A function is called before every connection attempt, so
-   * it can refresh an expired token; `afterRefusal` is true when the server just refused the previous token (4401),
-   * so a cached token must not be reused.
-   */
-  token?: string | TokenSource
-  /** The WebSocket class; defaults to the global one (Node 20 has none: pass `WebSocket` from `ws`). */
-  WebSocketImpl?: typeof WebSocket
-  /** Connect at once. Default true. */
-  connect?: boolean
-  heartbeat?: Partial<HeartbeatPolicy>
-  backoff?: Partial<BackoffPolicy>
-  /**
-   * A connection that closes sooner than this after opening counts as a failed attempt, so a server that accepts
-   * and drops at once is retried with growing delays instead of in a tight loop. Default 5,000 ms.
-   */
-  minHealthyMs?: number
-  /**
-   * An attempt that has heard nothing from the server this long after it started is abandoned: a middlebox that
-   * accepts TCP and never answers would otherwise hold it in "connecting" forever, since the heartbeat only
-   * starts once the server answers. Default 10,000 ms.
-   */
-  connectTimeoutMs?: number
-}
-
-/** A function that supplies the token for the next connection attempt. */
-export type TokenSource = (attempt: { afterRefusal: boolean }) => string | Promise<string>
-
-/**
- * The sync protocol spoken over a {@link Connection} (Yjs sync and awareness, or @codemirror/collab). The
- * connection handles hello, heartbeat and save acknowledgements itself and hands everything else here.
- */
-export interface SyncChannel {
-  /** The socket opened and our hello went out: start the sync (sync step 1, `join`). */
-  opened(): void
-  /** A message the connection does not handle itself (sync, awareness, collab). */
-  received(message: Message): void
-  /** The socket closed or was abandoned: nothing sent on it will be answered. */
-  closed(): void
-}
+export type { ConnectionOptions, SyncChannel, TokenSource } from './connection-options.js'
 
 type StatusListener = (status: ProviderStatus) => void
 
 const clientCapabilities = [Capability.Heartbeat, Capability.SaveAck]
 
 /**
- * One document's WebSocket to the collab server, kept alive: hello, heartbeat pings, reconnects with backoff and
- * jitter, terminal close codes, save acknowledgements and the status a UI shows. What is synced over it is the
- * business of its {@link SyncChannel}.
+ * One document's connection to the collab server, kept alive: hello, heartbeat pings, reconnects with backoff and
+ * jitter, terminal close codes, save acknowledgements and the status a UI shows. It runs over a WebSocket, or over
+ * HTTP long-polling where the network refuses WebSocket ([HT1]): see {@link ConnectionOptions.transports}. What is
+ * synced over it is the business of its {@link SyncChannel}.
  */
 export class Connection {
   private readonly options: ConnectionOptions
@@ -77,10 +40,26 @@ export class Connection {
   private readonly backoff: BackoffPolicy
   private readonly minHealthyMs: number
   private readonly WebSocketImpl: typeof WebSocket
+  private readonly fetchImpl: typeof fetch | null
   private readonly listeners = new Set<StatusListener>()
-  private currentStatus: ProviderStatus = { connection: 'offline', unsaved: false, readOnly: false, error: null }
+  private currentStatus: ProviderStatus = {
+    connection: 'offline',
+    unsaved: false,
+    readOnly: false,
+    error: null,
+    transport: 'websocket',
+  }
 
-  private ws: WebSocket | null = null
+  /** The transport the connection runs on (open, or opening), or null between attempts. */
+  private live: Transport | null = null
+  /** Whether {@link Connection.live} has opened (hello and the channel's opening messages went out on it). */
+  private liveOpen = false
+  /** Whether the server has been heard on {@link Connection.live}. */
+  private liveHeard = false
+  /** The WebSocket attempt (or return to WebSocket) running beside an HTTP connection. */
+  private readonly probe: WebSocketProbe
+  /** A WebSocket did not open on this network: attempts start with HTTP, and WebSocket is tried beside it. */
+  private preferHttp = false
   /** Incremented by every connect and disconnect, so an attempt still resolving its token knows it is stale. */
   private attempt = 0
   private wantConnected = false
@@ -88,6 +67,7 @@ export class Connection {
   private failures = 0
   private retryTimer: ReturnType<typeof setTimeout> | null = null
   private connectTimer: ReturnType<typeof setTimeout> | null = null
+  private fallbackTimer: ReturnType<typeof setTimeout> | null = null
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null
   private openedAt = 0
   private lastHeardAt = 0
@@ -118,6 +98,21 @@ export class Connection {
       throw new TypeError('CollabProvider: no WebSocket implementation; in Node 20 pass WebSocketImpl from "ws"')
     }
     this.WebSocketImpl = WebSocketImpl
+    const transports = options.transports ?? ['websocket', 'http']
+    // A channel that cannot restate its state at every poll (the OT client) stays on WebSocket ([HT1]).
+    const httpAllowed = transports.includes('http') && channel.pollState !== undefined
+    this.fetchImpl = httpAllowed ? (options.fetchImpl ?? globalThis.fetch?.bind(globalThis) ?? null) : null
+    if (!transports.includes('websocket')) {
+      this.preferHttp = true
+      this.currentStatus = { ...this.currentStatus, transport: 'http' }
+    }
+    this.probe = new WebSocketProbe({
+      policy: { ...defaultProbeBackoff, ...options.websocketRetry },
+      answerTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      hello: () => encodeHello(clientCapabilities),
+      open: () => this.openProbe(),
+      answered: (ws, first) => this.moveToWebSocket(ws, first),
+    })
     if (typeof window !== 'undefined') {
       window.addEventListener('online', this.onBrowserOnline)
       window.addEventListener('offline', this.onBrowserOffline)
@@ -130,9 +125,9 @@ export class Connection {
     return this.currentStatus
   }
 
-  /** Whether a socket exists (open or opening). */
+  /** Whether a transport exists (open or opening). */
   get hasSocket(): boolean {
-    return this.ws !== null
+    return this.live !== null
   }
 
   /** Calls `listener` with every status change; returns a function that unsubscribes it. */
@@ -145,7 +140,7 @@ export class Connection {
   connect(): void {
     if (this.destroyed) throw new Error('CollabProvider: connect() after destroy()')
     this.wantConnected = true
-    if (this.ws) return
+    if (this.live) return
     this.clearRetry()
     void this.open(++this.attempt)
   }
@@ -155,10 +150,11 @@ export class Connection {
     this.wantConnected = false
     this.attempt++
     this.clearRetry()
-    const ws = this.ws
-    if (ws) {
-      this.socketGone(ws, 1000, 'disconnected by the application')
-      ws.close(1000)
+    this.probe.stop()
+    const live = this.live
+    if (live) {
+      this.transportGone(live, 1000, 'disconnected by the application')
+      live.close(1000, 'disconnected by the application')
     } else this.update({ connection: 'offline' })
   }
 
@@ -184,11 +180,11 @@ export class Connection {
     this.listeners.clear()
   }
 
-  /** Sends `message` if the socket is open; false when it is not (the message is dropped). */
+  /** Sends `message` if the connection is open; false when it is not (the message is dropped). */
   send(message: Uint8Array): boolean {
-    const ws = this.ws
-    if (!ws || ws.readyState !== this.WebSocketImpl.OPEN) return false
-    ws.send(message)
+    const live = this.live
+    if (!live || !this.liveOpen || !live.isOpen) return false
+    live.send(message)
     return true
   }
 
@@ -197,7 +193,7 @@ export class Connection {
    * server counts as having let us in.
    */
   markSynced(): void {
-    if (this.synced || !this.ws) return
+    if (this.synced || !this.live) return
     this.synced = true
     // The server let us in, so the next 4401 (an expiry) deserves a fresh-token retry again.
     this.retriedAuth = false
@@ -230,12 +226,16 @@ export class Connection {
     this.refreshSaved()
   }
 
+  private get httpAvailable(): boolean {
+    return this.fetchImpl !== null
+  }
+
   private async open(attempt: number): Promise<void> {
     // While the browser reports no network, attempts go on quietly and the status stays "offline".
     this.update({ connection: browserIsOffline() ? 'offline' : 'connecting', error: null })
-    let target: ConnectionTarget
+    let token: string | undefined
     try {
-      target = connectionTarget(this.options.serverUrl, this.options.docName, await this.currentToken(), this.params)
+      token = await this.currentToken()
     } catch (err) {
       if (attempt !== this.attempt) return
       this.report('the token callback failed; retrying', err)
@@ -244,29 +244,106 @@ export class Connection {
       return
     }
     if (attempt !== this.attempt || !this.wantConnected) return
-    let ws: WebSocket
+    if (this.preferHttp && this.httpAvailable) {
+      this.openHttp(token)
+      return
+    }
+    let ws: Transport
     try {
-      ws =
-        target.protocols.length > 0
-          ? new this.WebSocketImpl(target.url, target.protocols)
-          : new this.WebSocketImpl(target.url)
+      ws = this.openWebSocket(token)
     } catch (err) {
       // An unparsable URL will not parse better on the next try.
       this.wantConnected = false
       this.update({ connection: 'offline', error: { code: 0, reason: `invalid server URL: ${String(err)}` } })
       return
     }
-    ws.binaryType = 'arraybuffer'
-    this.ws = ws
+    this.startLive(ws)
+    if (this.httpAvailable) {
+      // A WebSocket the server has not answered by now may never work: a proxy holding the upgrade, or one that
+      // completed it and holds every byte since. HTTP takes over, and this WebSocket keeps its chance beside it.
+      this.fallbackTimer = setTimeout(() => {
+        this.fallbackTimer = null
+        if (this.live !== ws || this.liveHeard) return
+        this.letGo(ws)
+        this.endLive(ws)
+        this.probe.adopt(ws)
+        this.openHttp(token)
+      }, this.options.fallbackAfterMs ?? 1_500)
+    }
+  }
+
+  /**
+   * A WebSocket for the live connection or for the probe. Its events go to whichever of the two holds it when they
+   * happen, so the probe's WebSocket becomes the live one without being rewired.
+   */
+  private openWebSocket(token: string | undefined): Transport {
+    const target = connectionTarget(this.options.serverUrl, this.options.docName, token, this.params)
+    const ws: Transport = openWebSocketTransport(target, this.WebSocketImpl, {
+      opened: () => (ws === this.live ? this.transportOpened(ws) : this.probe.opened(ws)),
+      message: (data) => (ws === this.live ? this.transportMessage(ws, data) : this.probe.message(ws, data)),
+      closed: (code, reason) => (ws === this.live ? this.transportClosed(ws, code, reason) : this.probe.closed(ws)),
+    })
+    return ws
+  }
+
+  /** Starts an HTTP session as the live transport ([HT1]); WebSocket is tried again beside it. */
+  private openHttp(token: string | undefined): void {
+    const fetchImpl = this.fetchImpl
+    const pollState = this.channel.pollState
+    if (!fetchImpl || !pollState) return
+    // `.` and `..` would be resolved away in the endpoint's path; the server refuses them anyway ([DN1]).
+    const nameError = docNameError(this.options.docName)
+    if (nameError !== null) {
+      this.wantConnected = false
+      this.update({ connection: 'offline', error: { code: CloseCode.UnknownDocument, reason: nameError } })
+      return
+    }
+    let http: Transport
+    try {
+      http = openHttpTransport(
+        {
+          url: httpEndpoint(this.options.httpUrl ?? this.options.serverUrl, this.options.docName, this.params),
+          token,
+          fetch: fetchImpl,
+          hello: encodeHello(clientCapabilities),
+          pollState: () => pollState.call(this.channel),
+        },
+        {
+          opened: () => this.transportOpened(http),
+          message: (data) => this.transportMessage(http, data),
+          closed: (code, reason) => this.transportClosed(http, code, reason),
+        },
+      )
+    } catch (err) {
+      this.wantConnected = false
+      this.update({ connection: 'offline', error: { code: 0, reason: `invalid server URL: ${String(err)}` } })
+      return
+    }
+    this.startLive(http)
+    if (this.options.transports?.includes('websocket') !== false) this.probe.start()
+  }
+
+  private startLive(transport: Transport): void {
+    this.live = transport
+    this.liveOpen = false
+    this.liveHeard = false
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null
-      if (this.ws === ws) this.abandon(ws, 'no answer from the server while connecting')
+      if (this.live === transport) this.abandon(transport, 'no answer from the server while connecting')
     }, this.options.connectTimeoutMs ?? 10_000)
-    ws.onopen = () => this.onOpen(ws)
-    ws.onmessage = (event: MessageEvent) => this.onSocketMessage(ws, event.data)
-    ws.onclose = (event: CloseEvent) => this.socketGone(ws, event.code, event.reason)
-    // An error is always followed by close, which is where it is handled.
-    ws.onerror = () => undefined
+  }
+
+  /** A WebSocket for the probe, or null when this attempt cannot make one now (the token callback failed). */
+  private async openProbe(): Promise<Transport | null> {
+    const attempt = this.attempt
+    try {
+      const token = await this.currentToken()
+      if (attempt !== this.attempt || !this.wantConnected) return null
+      return this.openWebSocket(token)
+    } catch (err) {
+      this.report('trying WebSocket again failed', err)
+      return null
+    }
   }
 
   /** The token for this attempt; a token source is told whether the server just refused the previous one. */
@@ -275,31 +352,96 @@ export class Connection {
     return this.options.token({ afterRefusal: this.refusedToken })
   }
 
-  private onOpen(ws: WebSocket): void {
-    if (ws !== this.ws) return
+  private transportOpened(transport: Transport): void {
+    if (transport !== this.live) return
+    // The HTTP transport puts hello at the start of every request itself ([HT3]).
+    this.begin(transport, transport.kind === 'websocket')
+  }
+
+  /** The live transport opened: hello (unless already sent), the channel's opening messages, the heartbeat. */
+  private begin(transport: Transport, sendHello: boolean): void {
     const now = Date.now()
+    this.liveOpen = true
     this.openedAt = now
     this.lastHeardAt = now
     this.lastPingAt = 0
     this.synced = false
     this.serverCapabilities = null
-    this.send(encodeHello(clientCapabilities))
+    if (transport.kind === 'websocket') this.preferHttp = false
+    if (sendHello) this.send(encodeHello(clientCapabilities))
     this.runChannel('opening the sync', () => this.channel.opened())
     this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), this.heartbeat.checkEveryMs)
-    this.update({ connection: 'connected' })
+    // An HTTP session is connected once the server answered its first request (transportMessage).
+    if (transport.kind === 'websocket') this.update({ connection: 'connected', transport: transport.kind })
   }
 
-  private onSocketMessage(ws: WebSocket, data: unknown): void {
-    if (ws !== this.ws) return
+  /**
+   * A WebSocket answered while the connection runs over HTTP: the connection moves to it. The HTTP session ends as
+   * a closed connection would (what it carried without an acknowledgement rides in the WebSocket's sync step 2),
+   * but the status goes straight from one transport to the other.
+   */
+  private moveToWebSocket(ws: Transport, firstMessage: Uint8Array): void {
+    const old = this.live
+    if (!this.wantConnected || (old !== null && old.kind !== 'http')) {
+      ws.close(1000, 'not needed')
+      return
+    }
+    if (old) {
+      this.letGo(old)
+      this.endLive(old)
+      old.close(1000, 'moved to WebSocket')
+    }
+    this.clearRetry()
+    this.failures = 0
+    this.live = ws
+    this.liveOpen = false
+    this.liveHeard = false
+    this.begin(ws, false)
+    this.transportMessage(ws, firstMessage)
+  }
+
+  private transportMessage(transport: Transport, data: Uint8Array): void {
+    if (transport !== this.live) return
     this.lastHeardAt = Date.now()
+    this.liveHeard = true
     this.clearConnectTimer()
-    if (!(data instanceof ArrayBuffer)) return
-    const decoded = decodeMessage(new Uint8Array(data))
+    this.clearFallback()
+    if (this.currentStatus.connection === 'connecting' || this.currentStatus.transport !== transport.kind) {
+      // The server answered over HTTP: this network is one where that works, so later attempts start with it.
+      if (transport.kind === 'http') this.preferHttp = true
+      this.update({ connection: this.synced ? 'synced' : 'connected', transport: transport.kind })
+    }
+    const decoded = decodeMessage(data)
     if (!decoded.ok) {
       this.report(`ignoring a message the server sent: ${decoded.error}`)
       return
     }
     this.handle(decoded.message)
+  }
+
+  private transportClosed(transport: Transport, code: number, reason: string): void {
+    if (transport !== this.live) return
+    // A WebSocket that failed before opening (a refused upgrade reads as 1006, whatever the proxy answered): HTTP
+    // may still reach the server, so it is tried at once.
+    if (!this.liveOpen && transport.kind === 'websocket' && code === 1006 && this.httpAvailable) {
+      this.live = null
+      this.clearConnectTimer()
+      this.clearFallback()
+      const attempt = this.attempt
+      void this.currentToken().then(
+        (token) => {
+          if (attempt === this.attempt && this.wantConnected && !this.live) this.openHttp(token)
+        },
+        (err: unknown) => {
+          if (attempt !== this.attempt) return
+          this.report('the token callback failed; retrying', err)
+          this.failures++
+          this.scheduleRetry()
+        },
+      )
+      return
+    }
+    this.transportGone(transport, code, reason)
   }
 
   private handle(message: Message): void {
@@ -336,8 +478,10 @@ export class Connection {
   }
 
   private checkHeartbeat(): void {
-    const ws = this.ws
-    if (!ws || ws.readyState !== this.WebSocketImpl.OPEN) return
+    const live = this.live
+    if (!live || !this.liveOpen || !live.isOpen) return
+    // Over HTTP an answered request is the heartbeat, and the transport gives up on one not answered in time ([HT8]).
+    if (live.kind === 'http') return
     // Servers that did not announce the heartbeat extension must never see a ping message ([EX1]).
     if (!this.serverCapabilities?.has(Capability.Heartbeat)) return
     const now = Date.now()
@@ -346,35 +490,48 @@ export class Connection {
       this.lastPingAt = now
       this.send(encodePing())
     } else if (verdict === 'dead') {
-      this.abandon(ws, `no answer from the server for ${now - this.lastHeardAt} ms`)
+      this.abandon(live, `no answer from the server for ${now - this.lastHeardAt} ms`)
     }
   }
 
   /**
-   * Gives up on a socket without waiting for its close event: on a silent network the closing handshake never
+   * Gives up on a transport without waiting for its close event: on a silent network the closing handshake never
    * completes, and the browser would keep it "closing" for a long time.
    */
-  private abandon(ws: WebSocket, reason: string): void {
-    this.socketGone(ws, 4000, reason)
-    try {
-      ws.close(4000, 'connection timed out')
-    } catch (err) {
-      this.report('closing an abandoned socket failed', err)
-    }
+  private abandon(transport: Transport, reason: string): void {
+    this.transportGone(transport, 4000, reason)
+    transport.close(4000, 'connection timed out')
   }
 
-  private socketGone(ws: WebSocket, code: number, reason: string): void {
-    if (ws !== this.ws) return
-    ws.onopen = null
-    ws.onmessage = null
-    ws.onclose = null
-    this.ws = null
+  /**
+   * The connection leaves the live transport for another while the first may still reach the server: it lets go of
+   * what it holds there (this client's presence), so the server does not keep it for the old one until that times out.
+   */
+  private letGo(transport: Transport): void {
+    if (transport !== this.live || !this.liveOpen) return
+    const farewell = this.runChannel('handing over', () => this.channel.handOver?.()) ?? []
+    for (const message of farewell) transport.send(message)
+  }
+
+  /** Everything that ends with the live transport, whether it failed or the connection moved on. */
+  private endLive(transport: Transport): void {
+    if (transport !== this.live) return
+    const wasOpen = this.liveOpen
+    this.live = null
+    this.liveOpen = false
     this.clearConnectTimer()
+    this.clearFallback()
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     this.heartbeatTimer = null
     this.saves.connectionClosed()
     this.synced = false
-    this.runChannel('closing the sync', () => this.channel.closed())
+    if (wasOpen) this.runChannel('closing the sync', () => this.channel.closed())
+  }
+
+  private transportGone(transport: Transport, code: number, reason: string): void {
+    if (transport !== this.live) return
+    this.endLive(transport)
+    this.probe.stop()
     // An expired token is the usual 4401: with a token callback, try once more at once with a fresh token.
     if (code === CloseCode.NotAuthenticated && typeof this.options.token === 'function' && !this.retriedAuth) {
       this.retriedAuth = true
@@ -402,13 +559,18 @@ export class Connection {
     const delay = backoffDelay(this.failures, this.backoff)
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null
-      if (this.wantConnected && !this.ws) void this.open(++this.attempt)
+      if (this.wantConnected && !this.live) void this.open(++this.attempt)
     }, delay)
   }
 
   private clearConnectTimer(): void {
     if (this.connectTimer) clearTimeout(this.connectTimer)
     this.connectTimer = null
+  }
+
+  private clearFallback(): void {
+    if (this.fallbackTimer) clearTimeout(this.fallbackTimer)
+    this.fallbackTimer = null
   }
 
   private clearRetry(): void {
@@ -418,7 +580,7 @@ export class Connection {
 
   /** Retries at once instead of waiting out the backoff. */
   private retryNow(): void {
-    if (!this.wantConnected || this.ws || this.destroyed) return
+    if (!this.wantConnected || this.live || this.destroyed) return
     this.clearRetry()
     void this.open(++this.attempt)
   }
@@ -426,16 +588,16 @@ export class Connection {
   private readonly onBrowserOnline = (): void => this.retryNow()
 
   private readonly onBrowserOffline = (): void => {
-    // The browser knows the network is gone; the socket cannot be alive, so say so now rather than in 6 s.
-    if (this.ws) this.abandon(this.ws, 'the browser went offline')
+    // The browser knows the network is gone; the transport cannot be alive, so say so now rather than in 6 s.
+    if (this.live) this.abandon(this.live, 'the browser went offline')
     else this.update({ connection: 'offline' })
   }
 
   private readonly onVisibilityChange = (): void => {
     if (document.visibilityState !== 'visible') return
-    if (!this.ws) this.retryNow()
+    if (!this.live) this.retryNow()
     else if (this.serverCapabilities?.has(Capability.Heartbeat)) {
-      // A tab coming back from the background may hold a socket that died meanwhile: ask now.
+      // A tab coming back from the background may hold a connection that died meanwhile: ask now.
       this.lastPingAt = Date.now()
       this.send(encodePing())
     }
@@ -455,14 +617,15 @@ export class Connection {
   }
 
   /**
-   * The channel's work runs here: a failure is logged, not thrown into the socket's event handler, and (for a
+   * The channel's work runs here: a failure is logged, not thrown into the transport's event handler, and (for a
    * message) costs that message only. The Yjs channel never throws on its own; the OT channel validates its input.
    */
-  private runChannel(what: string, work: () => void): void {
+  private runChannel<T>(what: string, work: () => T): T | undefined {
     try {
-      work()
+      return work()
     } catch (err) {
       this.report(`${what} failed`, err)
+      return undefined
     }
   }
 

@@ -47,14 +47,19 @@ export class Admission {
    * codes ([OR1], [DN1], [LM5]). The connection is closed before any message of the document is sent.
    */
   checkUpgrade(req: IncomingMessage, nameError: string | null, address: string): Refusal | null {
-    if (!originAllowed(req.headers.origin, req.headers.host, this.policy.allowedOrigins)) {
-      return { reason: 'origin', code: CloseCode.Forbidden, message: 'origin not allowed (--allowed-origins)' }
-    }
+    const originRefusal = this.checkOrigin(req)
+    if (originRefusal) return originRefusal
     if (nameError !== null) return { reason: 'name', code: CloseCode.UnknownDocument, message: nameError }
     if ((this.perAddress.get(address) ?? 0) >= this.policy.connectionsPerAddress) {
       return { reason: 'address', code: CloseCode.RateLimited, message: 'too many connections from this address' }
     }
     return null
+  }
+
+  /** The origin check alone ([OR1]): every request of an HTTP session passes it, not only the first ([HT10]). */
+  checkOrigin(req: IncomingMessage): Refusal | null {
+    if (originAllowed(req.headers.origin, req.headers.host, this.policy.allowedOrigins)) return null
+    return { reason: 'origin', code: CloseCode.Forbidden, message: 'origin not allowed (--allowed-origins)' }
   }
 
   /** Counts an open connection of `address`. */
@@ -70,13 +75,19 @@ export class Admission {
   }
 
   /**
-   * Runs the auth hook for a connection ([AU1]): its verdict, or a refusal when it threw, rejected or took longer
+   * Runs the auth hook for a connection ([AU1]), with the token of its upgrade unless `token` is given (an HTTP
+   * request's, [HT10]): its verdict, or a refusal when it threw, rejected or took longer
    * than `authTimeoutMs` (4503: the client retries later). Without a hook every connection may write.
    */
-  async authenticate(req: IncomingMessage, docName: string, address: string): Promise<AuthResult | Refusal> {
+  async authenticate(
+    req: IncomingMessage,
+    docName: string,
+    address: string,
+    token: string | null = tokenFromRequest(req),
+  ): Promise<AuthResult | Refusal> {
     const authenticate = this.policy.authenticate
     if (!authenticate) return { ok: true, access: 'write' }
-    const request = { docName, token: tokenFromRequest(req), remoteAddress: address, headers: req.headers }
+    const request = { docName, token, remoteAddress: address, headers: req.headers }
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<Refusal>((resolve) => {
       timer = setTimeout(

@@ -6,6 +6,7 @@ import type { Authenticate } from './auth.js'
 import type { Limits } from './limits.js'
 import type { SyncObserver } from './observer.js'
 import type { DocRelay } from './relay.js'
+import type { VersionRules } from './versions/version-policy.js'
 
 /** Options of {@link createSyncServer}. */
 export interface SyncServerOptions {
@@ -54,6 +55,11 @@ export interface SyncServerOptions {
   maxMessageBytes?: number
   /** The OT log's floor ([OT6]): entries kept by count and age, and the hard bound. Defaults: 1,000, 10 min, 20,000. */
   otLog?: OtLogOptions
+  /**
+   * When the server makes versions by itself ([VH1]; docs/OPERATIONS.md), or `false` for no version history.
+   * Version history needs a store with side records and no relay: off in cluster mode.
+   */
+  versions?: Partial<VersionRules> | false
 }
 
 export interface ResolvedSyncServerOptions {
@@ -70,6 +76,7 @@ export interface ResolvedSyncServerOptions {
   connectionTimeoutMs: number
   roomGraceMs: number
   otLog: OtLogOptions
+  versions: Partial<VersionRules> | false
 }
 
 export const syncServerDefaults = {

@@ -205,6 +205,21 @@ export class RoomAwareness {
     for (const [clientID, known] of this.clients) if (known.state !== null) yield { clientID, state: known.state }
   }
 
+  /**
+   * The removals a client missed: for each of `entries` that states a client the room knows as departed at that
+   * clock or a later one, the removal at the departed clock. An HTTP session that an instance ended while its client
+   * was away never carried the removal; told now, a y-protocols client announces itself with a higher clock ([HT10]).
+   */
+  missedRemovals(entries: readonly AwarenessEntry[]): AwarenessEntry[] {
+    const missed: AwarenessEntry[] = []
+    for (const entry of entries) {
+      const known = this.clients.get(entry.clientID)
+      if (entry.state === null || known === undefined || known.state !== null || known.clock < entry.clock) continue
+      missed.push({ clientID: entry.clientID, clock: known.clock, state: null })
+    }
+    return missed
+  }
+
   /** Whether `clientID` is known (present, or departed within the grace period). */
   has(clientID: number): boolean {
     return this.clients.has(clientID)

@@ -24,6 +24,8 @@ import { errorMessage, RoomStore } from './room-store.js'
 import { serverCapabilities } from './server-capabilities.js'
 import { YjsSyncProtocol } from './sync-protocol.js'
 import { admitUpdate, decodeTombstone, decodeUpdate, UpdateRefusedError } from './update-admission.js'
+import type { StructShape } from './update-census.js'
+import { RoomVersions, type VersionKeeper } from './versions/room-versions.js'
 
 /** What a room needs from the server that owns it. */
 export interface RoomContext {
@@ -36,6 +38,8 @@ export interface RoomContext {
   relay: DocRelay | null
   /** The OT log's floor ([OT6]). */
   otLog?: OtLogOptions
+  /** Version history ([VH1]); absent or `null` when the store keeps no side records (cluster mode). */
+  versions?: VersionKeeper | null
   /** Called when the room has no connections left and its grace period ended, or when it failed. */
   onIdle(room: Room): void
   /** Called when another instance deleted the document. */
@@ -63,6 +67,8 @@ export class Room implements OtRoom {
   /** The link to the other instances, from the start of the load until the unload. */
   private relay: RoomRelay | null = null
   private tombstoneClocks: ReadonlyMap<number, number> | null = null
+  /** Who owns each Yjs client ID, and when the next version is made ([VH1], [VH2]). */
+  readonly versions: RoomVersions
   readonly loaded: Promise<void>
 
   constructor(
@@ -80,6 +86,7 @@ export class Room implements OtRoom {
     })
     this.sync = new YjsSyncProtocol(this)
     this.ot = new OtProtocol(this, ctx.otLog)
+    this.versions = new RoomVersions(this, ctx.versions ?? null)
     this.loaded = this.load(previousUnload)
   }
 
@@ -130,14 +137,16 @@ export class Room implements OtRoom {
         // Joined before reading the store, so every update another instance makes is either read or relayed.
         await this.relay.ready
       }
-      const [updates, tombstone, otRecords] = await Promise.all([
+      const [updates, tombstone, otRecords, versions] = await Promise.all([
         this.ctx.store.load(this.name),
         this.ctx.store.tombstone(this.name),
         this.ctx.store.readSide ? this.ctx.store.readSide(this.name, 'ot/') : [],
+        this.versions.read(),
       ])
       this.tombstoneClocks = decodeTombstone(tombstone)
       if (updates.length === 1 && updates[0]) this.answerEmptyClients(updates[0])
       this.applyStored(updates)
+      this.versions.loaded(versions)
       this.storage.loadedFrom(updates.length)
       // Not awaited: nothing may come between applying the stored updates and subscribing below (STACK.md trap 9).
       // Batches are written in order, so this lands before any entry the log makes.
@@ -243,7 +252,10 @@ export class Room implements OtRoom {
     }
     if (conn.sync === 'ot') this.ot.remove(conn)
     this.awareness.forgetDeparted(Date.now())
-    if (this.connections.size === 0) this.ctx.onIdle(this)
+    if (this.connections.size === 0) {
+      this.versions.lastLeft()
+      this.ctx.onIdle(this)
+    }
   }
 
   /**
@@ -293,15 +305,25 @@ export class Room implements OtRoom {
     return message.type === 'awareness' && this.sync.takeEcho(conn, message.entries)
   }
 
-  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown, _doc: Y.Doc, tr: Y.Transaction): void => {
     this.sync.documentChanged()
     this.broadcast(encodeSyncUpdate(update), origin)
     // Another instance stored it (it publishes only what it stored), or it was read from the store.
     if (origin === storedElsewhere) return
     // The OT log entries this transaction made go in the same batch ([OT3]), and to OT clients once it is written.
     const side = this.ot.takeSideWrites()
-    this.storage.append(update, side)
+    // So do the owners of the client IDs it brought and the note of an edit since the latest version ([VH2]).
+    const versionWrites = this.versions.edited(origin, tr)
+    this.storage.append(update, versionWrites ? [...(side ?? []), ...versionWrites] : side)
     if (side) this.ot.stored(this.storage.written)
+  }
+
+  /**
+   * Why `conn` may not bring this new content: a client ID of it belongs to another user ([VH2]); `null` when it
+   * may.
+   */
+  claimRefusal(conn: Connection, structs: readonly StructShape[]): string | null {
+    return this.versions.claimRefusal(conn.user, structs)
   }
 
   /** Writes side records of the document on their own, after every append so far. */
@@ -374,6 +396,7 @@ export class Room implements OtRoom {
       if (removal) this.relay?.publishAwareness(removal)
     }
     this.queued = []
+    this.versions.stop()
     void this.ot.finish(false)
     this.ctx.onIdle(this)
   }
@@ -394,6 +417,9 @@ export class Room implements OtRoom {
     this.doc.off('update', this.onDocUpdate)
     this.relay?.leave()
     try {
+      // A version of what changed since the latest one, unless the document is being deleted.
+      if (wasReady && options.compact !== false) await this.versions.finish()
+      else await this.versions.abandon()
       // Before the compaction, after the last append: marks the OT log as continuing in the next run ([OT3]).
       await this.ot.finish(wasReady && options.compact !== false)
       await this.storage.finish(wasReady && options.compact !== false)

@@ -41,6 +41,8 @@ export interface ProtocolRoom {
   written(): Promise<void>
   /** Closes one connection and forgets it at once. */
   drop(conn: Connection, code: number, reason: string): void
+  /** Why `conn` may not bring new content of these structs' client IDs ([VH2]), or `null`. */
+  claimRefusal(conn: Connection, structs: DecodedUpdate['structs']): string | null
 }
 
 /**
@@ -217,6 +219,7 @@ export class YjsSyncProtocol {
     let lastApplied = 0
     let missing = false
     let refusal: UpdateRefusal | null = null
+    let forbidden: string | null = null
     doc.transact(() => {
       for (const { update, decoded, seq, step2 } of updates) {
         const admitted = admitUpdate(doc, update, decoded, this.room.tombstone)
@@ -231,6 +234,9 @@ export class YjsSyncProtocol {
           refusal = admitted.refusal
           return
         }
+        // Content written under another user's client ID would be credited to that user ([VH2]).
+        forbidden = this.room.claimRefusal(conn, decoded.structs)
+        if (forbidden) return
         try {
           Y.applyUpdate(doc, admitted.update, conn)
         } catch (err) {
@@ -244,6 +250,15 @@ export class YjsSyncProtocol {
     }, conn)
     if (refusal) {
       this.refuse(conn, refusal)
+      return
+    }
+    if (forbidden) {
+      this.room.observer.updateRefused?.('invalid')
+      this.room.logger.warn(
+        { doc: this.room.name, conn: conn.id, user: conn.user, reason: forbidden },
+        'update refused',
+      )
+      this.room.drop(conn, CloseCode.Forbidden, forbidden)
       return
     }
     if (missing) this.askForMissing(conn)

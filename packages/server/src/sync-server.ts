@@ -7,8 +7,11 @@ import { type WebSocket, WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import { Admission, docNameFromUrl, type Refusal } from './admission.js'
 import { type AuthResult, collabSubprotocol } from './auth.js'
+import type { Channel, ChannelEvents } from './channel.js'
 import { Connection, type SyncKind } from './connection.js'
 import { createExceptionSink, type ExceptionSink, guarded, guardObserver } from './exception-sink.js'
+import type { HttpSyncAnswer } from './http-channel.js'
+import { HttpSessions, type HttpSyncRequest } from './http-sessions.js'
 import { LoopShare } from './inbound-flow.js'
 import { defaultLimits, type Limits } from './limits.js'
 import { judgeConnection } from './liveness.js'
@@ -17,6 +20,7 @@ import { parseTrustedProxies } from './request-policy.js'
 import type { Room } from './room.js'
 import { RoomRegistry } from './room-registry.js'
 import { decodeUpdate, UpdateRefusedError } from './update-admission.js'
+import { type DocVersions, VersionHistory } from './versions/version-history.js'
 import { createWebSocketChannel } from './websocket-channel.js'
 
 /** The sync engine, attached to an HTTP server of the embedding app. */
@@ -25,6 +29,11 @@ export interface SyncServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void
   /** Routes every `upgrade` event of `server` to {@link SyncServer.handleUpgrade}. */
   attach(server: Server): void
+  /**
+   * Answers one request of the HTTP transport ([HT1]-[HT10]), a session being the HTTP form of a connection: its
+   * messages, or the close a WebSocket would have been closed with. `null` when the client left before the answer.
+   */
+  handleHttpSync(request: HttpSyncRequest): Promise<HttpSyncAnswer | null>
   /** The room of a loaded document, if any. */
   getRoom(name: string): Room | undefined
   /** Number of documents loaded. */
@@ -45,6 +54,11 @@ export interface SyncServer {
    * that clients holding it cannot bring it back ([DL1], [DL2]). Resolves to whether it existed.
    */
   deleteDocument(name: string): Promise<boolean>
+  /**
+   * Version history of the documents ([VH1]-[VH3]): list, make, read, restore, rename and delete versions. Not
+   * available (every call throws VersionError `unavailable`) in cluster mode or on a store without side records.
+   */
+  readonly versions: DocVersions
   /** Number of open connections. */
   readonly connectionCount: number
   /** Failures of hooks and message handling caught so far (each logged, and counted by `observer.hookFailed`). */
@@ -81,6 +95,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       roomGraceMs: options.roomGraceMs ?? syncServerDefaults.roomGraceMs,
       authTimeoutMs: options.authTimeoutMs ?? syncServerDefaults.authTimeoutMs,
       otLog: options.otLog ?? {},
+      versions: options.versions ?? {},
     },
     sink,
   )
@@ -101,7 +116,9 @@ class SyncServerImpl implements SyncServer {
   private readonly connections = new Map<Connection, Room | null>()
   private readonly sweepTimer: NodeJS.Timeout
   private readonly loop = new LoopShare()
+  private readonly http: HttpSessions
   private closing: Promise<void> | null = null
+  readonly versions: VersionHistory
 
   constructor(
     private readonly options: ResolvedSyncServerOptions,
@@ -123,8 +140,13 @@ class SyncServerImpl implements SyncServer {
       authTimeoutMs: options.authTimeoutMs,
       sink,
     })
+    // Versions live in side records, which a cluster's shared store does not keep; and one instance alone cannot
+    // tell which user owns a client ID that wrote through another.
+    const versioned = options.versions !== false && !options.relay
+    this.versions = new VersionHistory(versioned ? options.store : null, options.versions || {}, options.logger)
     this.rooms = new RoomRegistry(
       {
+        versions: this.versions.available ? this.versions : null,
         store: options.store,
         logger: options.logger,
         limits: options.limits,
@@ -141,8 +163,29 @@ class SyncServerImpl implements SyncServer {
         roomGraceMs: options.roomGraceMs,
       },
     )
+    this.versions.attach((name, use) => this.withRoom(name, (room) => use(room.versions)))
     this.sweepTimer = setInterval(() => this.sweepConnections(), options.pingIntervalMs)
     this.sweepTimer.unref()
+    const server = this
+    this.http = new HttpSessions({
+      get closing() {
+        return server.closing !== null
+      },
+      admission: this.admission,
+      logger: options.logger,
+      observer: options.observer,
+      limits: options.limits,
+      open: (docName, address, grant, channelFor) => {
+        const conn = this.register(docName, address, 'yjs', (events) =>
+          channelFor(events, {
+            settled: (stored) => this.settled(conn, stored),
+            missedRemovals: (entries) => this.connections.get(conn)?.awareness.missedRemovals(entries) ?? [],
+          }),
+        )
+        this.join(conn, grant)
+        return conn
+      },
+    })
   }
 
   get roomCount(): number {
@@ -159,6 +202,26 @@ class SyncServerImpl implements SyncServer {
 
   getRoom(name: string): Room | undefined {
     return this.rooms.get(name)
+  }
+
+  handleHttpSync(request: HttpSyncRequest): Promise<HttpSyncAnswer | null> {
+    return this.http.handle(request)
+  }
+
+  /**
+   * Resolves once every message a connection sent so far is handled and the updates among them are stored, and the
+   * acknowledgements due are sent: when an HTTP request may be answered ([HT5]).
+   */
+  private async settled(conn: Connection, stored: boolean): Promise<void> {
+    const room = this.connections.get(conn)
+    if (!room) return
+    await room.loaded
+    // The updates of the messages just handled are applied in a microtask, and acknowledged in one after the write.
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    if (!stored) return
+    // A failed write closes the connection (4503), which answers the request.
+    await room.written().catch(() => undefined)
+    await new Promise<void>((resolve) => setImmediate(resolve))
   }
 
   attach(server: Server): void {
@@ -214,7 +277,39 @@ class SyncServerImpl implements SyncServer {
     sync: SyncKind,
   ): Promise<void> {
     const logger = this.options.logger
-    const channel = createWebSocketChannel(ws, {
+    const conn = this.register(docName, address, sync, (events) => createWebSocketChannel(ws, events))
+    // Without a hook the connection joins in this same task, so its messages are handled as they arrive, in the
+    // order the socket delivers them (a frame over the size limit, which ws refuses as soon as it reads its header,
+    // cannot overtake the messages before it).
+    const verdict = this.options.authenticate ? await this.admission.authenticate(req, docName, address) : openAccess
+    if (conn.closed) return
+    if ('reason' in verdict && 'message' in verdict) {
+      this.options.observer.connectionRefused?.(verdict.reason, verdict.code)
+      this.refuse(conn, verdict.code, verdict.message)
+      return
+    }
+    if (!verdict.ok) {
+      // The reason is ours or the hook's; the token itself never reaches a log line.
+      logger.warn(
+        { doc: docName, remote: address, code: verdict.code, reason: verdict.reason },
+        'connection refused: authentication',
+      )
+      this.options.observer.connectionRefused?.('auth', verdict.code)
+      this.closeConnection(conn, verdict.code, verdict.reason)
+      return
+    }
+    this.join(conn, verdict)
+  }
+
+  /** Registers a connection over the channel `channelFor` makes (WebSocket or HTTP); it is in no room yet. */
+  private register(
+    docName: string,
+    address: string,
+    sync: SyncKind,
+    channelFor: (events: ChannelEvents) => Channel,
+  ): Connection {
+    const logger = this.options.logger
+    const channel = channelFor({
       message: (data, bytes) => conn.receive(data, bytes),
       alive: () => conn.heard(),
       error: (err) => logger.warn({ conn: conn.id, doc: docName, err: err.message }, 'connection error'),
@@ -243,35 +338,20 @@ class SyncServerImpl implements SyncServer {
     })
     this.connections.set(conn, null)
     this.admission.opened(address)
-    // Without a hook the connection joins in this same task, so its messages are handled as they arrive, in the
-    // order the socket delivers them (a frame over the size limit, which ws refuses as soon as it reads its header,
-    // cannot overtake the messages before it).
-    const verdict = this.options.authenticate ? await this.admission.authenticate(req, docName, address) : openAccess
-    if (conn.closed) return
-    if ('reason' in verdict && 'message' in verdict) {
-      this.options.observer.connectionRefused?.(verdict.reason, verdict.code)
-      this.refuse(conn, verdict.code, verdict.message)
-      return
-    }
-    if (!verdict.ok) {
-      // The reason is ours or the hook's; the token itself never reaches a log line.
-      logger.warn(
-        { doc: docName, remote: address, code: verdict.code, reason: verdict.reason },
-        'connection refused: authentication',
-      )
-      this.options.observer.connectionRefused?.('auth', verdict.code)
-      this.closeConnection(conn, verdict.code, verdict.reason)
-      return
-    }
-    const room = this.rooms.roomFor(docName)
+    return conn
+  }
+
+  /** Lets an authenticated connection into its document's room; its waiting messages are handled from now on. */
+  private join(conn: Connection, grant: Extract<AuthResult, { ok: true }>): void {
+    const room = this.rooms.roomFor(conn.docName)
     this.connections.set(conn, room)
     room.add(conn)
-    this.options.observer.connectionOpened?.(verdict.access)
-    logger.info(
-      { conn: conn.id, doc: docName, remote: address, user: verdict.user, access: verdict.access },
+    this.options.observer.connectionOpened?.(grant.access)
+    this.options.logger.info(
+      { conn: conn.id, doc: conn.docName, remote: conn.remoteAddress, user: grant.user, access: grant.access },
       'connection opened',
     )
-    conn.admit(verdict)
+    conn.admit(grant)
   }
 
   /**
@@ -394,6 +474,21 @@ class SyncServerImpl implements SyncServer {
     try {
       await room.loaded
       await room.applyUpdate(update, 'api')
+    } finally {
+      if (room.connections.size === 0) this.rooms.onIdle(room)
+    }
+  }
+
+  /** Runs `use` with the document's room loaded, which then unloads after its grace period if nobody is in it. */
+  private async withRoom<T>(name: string, use: (room: Room) => Promise<T>): Promise<T> {
+    const error = docNameError(name)
+    if (error) throw new RangeError(error)
+    if (this.closing) throw new Error('the server is shutting down')
+    const room = this.rooms.roomFor(name)
+    try {
+      await room.loaded
+      if (!room.isReady) throw new Error(`document ${JSON.stringify(name)} is not available`)
+      return await use(room)
     } finally {
       if (room.connections.size === 0) this.rooms.onIdle(room)
     }

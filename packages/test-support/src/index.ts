@@ -1,4 +1,5 @@
 export { freePort } from './free-port.js'
+export { HttpProxy, type UpgradePolicy } from './http-proxy.js'
 export { listeningUrl } from './listening.js'
 export {
   type AttachableServer,
