@@ -72,6 +72,10 @@ export class MeteredDocStore implements DocStore {
     return this.inner.tombstone(name)
   }
 
+  incarnation(name: string): Promise<string> {
+    return this.inner.incarnation(name)
+  }
+
   delete(name: string, stateVector?: Uint8Array): Promise<void> {
     return this.inner.delete(name, stateVector)
   }

@@ -38,6 +38,11 @@ export class FailingStore implements DocStore {
     return this.inner.tombstone(name)
   }
 
+  incarnation(name: string): Promise<string> {
+    if (this.failing) return this.refuse()
+    return this.inner.incarnation(name)
+  }
+
   delete(name: string, stateVector?: Uint8Array): Promise<void> {
     if (this.failing) return this.refuse()
     return this.inner.delete(name, stateVector)
@@ -103,6 +108,10 @@ export class SlowDiskStore implements DocStore {
 
   tombstone(name: string): Promise<Uint8Array | null> {
     return this.inner.tombstone(name)
+  }
+
+  incarnation(name: string): Promise<string> {
+    return this.inner.incarnation(name)
   }
 
   delete(name: string, stateVector?: Uint8Array): Promise<void> {

@@ -70,6 +70,8 @@ function readMessage(decoder: decoding.Decoder, limits: DecodeLimits): Message {
       return { type: 'pong' }
     case MessageType.Saved:
       return { type: 'saved', count: decoding.readVarUint(decoder) }
+    case MessageType.Incarnation:
+      return { type: 'incarnation', id: decoding.readVarString(decoder) }
     case MessageType.Collab: {
       // Measured before decoding, so an oversized message costs no string.
       const bytes = decoding.peekVarUint(decoder)

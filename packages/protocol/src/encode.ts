@@ -99,6 +99,14 @@ export function encodeSaved(count: number): Uint8Array {
   })
 }
 
+/** Extension: the id of the incarnation of the document the server serves ([IN1]). */
+export function encodeIncarnation(id: string): Uint8Array {
+  return encodeWith((encoder) => {
+    encoding.writeVarUint(encoder, MessageType.Incarnation)
+    encoding.writeVarString(encoder, id)
+  })
+}
+
 /** A @codemirror/collab message (docs/PROTOCOL.md, [OT1]): `json` is one JSON object. */
 export function encodeCollab(json: string): Uint8Array {
   return encodeWith((encoder) => {

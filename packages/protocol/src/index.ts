@@ -8,6 +8,7 @@ export {
   encodeAwarenessEntries,
   encodeCollab,
   encodeHello,
+  encodeIncarnation,
   encodePing,
   encodePong,
   encodeQueryAwareness,

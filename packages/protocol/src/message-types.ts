@@ -22,6 +22,11 @@ export const MessageType = {
    * messages (docs/PROTOCOL.md, [OT1]).
    */
   Collab: 104,
+  /**
+   * Extension: server to client, the id of the incarnation of the document it serves (a varString), sent before
+   * its sync step 1 to clients that announced `incarnation` (docs/PROTOCOL.md, [IN1]).
+   */
+  Incarnation: 105,
 } as const
 
 /** Second varUint of a `Sync` message (y-protocols/sync). */
@@ -39,6 +44,8 @@ export const Capability = {
   SaveAck: 'save-ack',
   /** Server to client only: this connection may read but not write; its updates are dropped ([AU3]). */
   ReadOnly: 'read-only',
+  /** Client to server: wants the `Incarnation` message before the server's sync step 1 ([IN1]). */
+  Incarnation: 'incarnation',
 } as const
 
 /** One of the values of {@link Capability}; unknown capability strings are kept as plain strings. */

@@ -18,6 +18,8 @@ export type Message =
   | { type: 'ping' }
   | { type: 'pong' }
   | { type: 'saved'; count: number }
+  /** Which incarnation of the document the server serves ([IN1]); a new id means the document was deleted or lost. */
+  | { type: 'incarnation'; id: string }
   /** A @codemirror/collab message: its JSON text, parsed and checked by whoever handles it (@collab/ot). */
   | { type: 'collab'; json: string }
 

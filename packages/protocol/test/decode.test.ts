@@ -16,6 +16,7 @@ import {
   encodeAwarenessEntries,
   encodeCollab,
   encodeHello,
+  encodeIncarnation,
   encodePing,
   encodePong,
   encodeQueryAwareness,
@@ -75,6 +76,7 @@ function everyMessage(): Array<{ name: string; data: Uint8Array }> {
     { name: 'ping', data: encodePing() },
     { name: 'pong', data: encodePong() },
     { name: 'saved', data: encodeSaved(300) },
+    { name: 'incarnation', data: encodeIncarnation('4b7ad0d6-5b8e-4f4e-9d0c-3f4c1d2e8a91') },
   ]
 }
 
@@ -127,6 +129,12 @@ describe('encoders and decodeMessage round trip', () => {
     }
   })
 
+  it('[IN1] incarnation carries its id', () => {
+    for (const id of ['', 'a', '4b7ad0d6-5b8e-4f4e-9d0c-3f4c1d2e8a91', 'ünïcödé']) {
+      expect(decodeOk(encodeIncarnation(id))).toEqual({ type: 'incarnation', id })
+    }
+  })
+
   it('message types are the ones PROTOCOL.md lists', () => {
     const firstByte = (data: Uint8Array) => data[0]
     expect(firstByte(encodeSyncStep1(new Uint8Array([0])))).toBe(MessageType.Sync)
@@ -137,6 +145,7 @@ describe('encoders and decodeMessage round trip', () => {
     expect(firstByte(encodePing())).toBe(101)
     expect(firstByte(encodePong())).toBe(102)
     expect(firstByte(encodeSaved(1))).toBe(103)
+    expect(firstByte(encodeIncarnation('id'))).toBe(105)
   })
 
   it('decodes what y-protocols writes (sync step 1, step 2, update)', () => {
@@ -240,7 +249,7 @@ describe('[PR1] malformed input gives { ok: false } and never throws', () => {
   })
 
   it('[PR1] unknown message types are refused', () => {
-    for (const type of [4, 5, 99, 105, 127, 128, 1000, 2 ** 31]) {
+    for (const type of [4, 5, 99, 106, 127, 128, 1000, 2 ** 31]) {
       const encoder = encoding.createEncoder()
       encoding.writeVarUint(encoder, type)
       expect(expectRefused(encoding.toUint8Array(encoder))).toMatch(/unknown message type/)

@@ -33,6 +33,7 @@ const messageTypes = new Set<Message['type']>([
   'pong',
   'saved',
   'collab',
+  'incarnation',
 ])
 
 /** Decodes, failing the property if the decoder throws or returns anything but a well-formed result. */

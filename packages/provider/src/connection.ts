@@ -60,6 +60,9 @@ export class Connection {
   private readonly probe: WebSocketProbe
   /** A WebSocket did not open on this network: attempts start with HTTP, and WebSocket is tried beside it. */
   private preferHttp = false
+  /** A WebSocket reached the server in this provider's life, and how many attempts in a row have not since. */
+  private webSocketWorked = false
+  private webSocketMisses = 0
   /** Incremented by every connect and disconnect, so an attempt still resolving its token knows it is stale. */
   private attempt = 0
   private wantConnected = false
@@ -230,6 +233,16 @@ export class Connection {
     return this.fetchImpl !== null
   }
 
+  /**
+   * Whether a WebSocket that did not reach the server hands over to HTTP now. Where a WebSocket never worked, at
+   * once (a network that blocks it: the switch must be quick). Where one worked before, a miss is far more likely a
+   * server that is restarting or slow under a reconnect storm than a network that started blocking WebSocket, and an
+   * HTTP session would only add a second connection to that server: only from the second miss in a row.
+   */
+  private fallBackAfterMiss(): boolean {
+    return this.httpAvailable && (!this.webSocketWorked || this.webSocketMisses >= 2)
+  }
+
   private async open(attempt: number): Promise<void> {
     // While the browser reports no network, attempts go on quietly and the status stays "offline".
     this.update({ connection: browserIsOffline() ? 'offline' : 'connecting', error: null })
@@ -264,6 +277,8 @@ export class Connection {
       this.fallbackTimer = setTimeout(() => {
         this.fallbackTimer = null
         if (this.live !== ws || this.liveHeard) return
+        this.webSocketMisses++
+        if (!this.fallBackAfterMiss()) return
         this.letGo(ws)
         this.endLive(ws)
         this.probe.adopt(ws)
@@ -404,6 +419,10 @@ export class Connection {
     if (transport !== this.live) return
     this.lastHeardAt = Date.now()
     this.liveHeard = true
+    if (transport.kind === 'websocket') {
+      this.webSocketWorked = true
+      this.webSocketMisses = 0
+    }
     this.clearConnectTimer()
     this.clearFallback()
     if (this.currentStatus.connection === 'connecting' || this.currentStatus.transport !== transport.kind) {
@@ -423,7 +442,9 @@ export class Connection {
     if (transport !== this.live) return
     // A WebSocket that failed before opening (a refused upgrade reads as 1006, whatever the proxy answered): HTTP
     // may still reach the server, so it is tried at once.
-    if (!this.liveOpen && transport.kind === 'websocket' && code === 1006 && this.httpAvailable) {
+    // A WebSocket that never reached the server counts as a miss (unless the fallback timer counted it already).
+    if (transport.kind === 'websocket' && !this.liveHeard && this.fallbackTimer) this.webSocketMisses++
+    if (!this.liveOpen && transport.kind === 'websocket' && code === 1006 && this.fallBackAfterMiss()) {
       this.live = null
       this.clearConnectTimer()
       this.clearFallback()

@@ -156,6 +156,26 @@ describe('CollabProvider over HTTP ([HT1]-[HT10])', () => {
     expect(namesSeenBy(b)).toEqual(['Ada'])
   }, 30_000)
 
+  it('[HT1] where WebSocket worked, one failed reconnection is not a blocked network: HTTP only from the second', async () => {
+    // A restarting server, or one slow under a reconnect storm, must not be given a second (HTTP) connection per
+    // client: only a WebSocket that fails again in a row hands over to HTTP.
+    const server = await startHttpTestServer(teardown)
+    const proxy = await proxyTo(server.port, 'allow')
+    const a = createClient(wsUrl(proxy), 'doc', teardown)
+    await waitFor('synced over WebSocket', () => synced(a) && a.provider.status.transport === 'websocket')
+    let upgradesAtSwitch: number | null = null
+    const before = proxy.upgradesSeen
+    a.provider.onStatus((status) => {
+      if (status.transport === 'http' && upgradesAtSwitch === null) upgradesAtSwitch = proxy.upgradesSeen - before
+    })
+    proxy.upgrades = 'refuse'
+    proxy.cut()
+    await waitFor('a on HTTP', () => synced(a) && a.provider.status.transport === 'http', 15_000)
+    expect(upgradesAtSwitch).toBeGreaterThanOrEqual(2)
+    a.text.insert(0, 'still saved')
+    await waitFor('saved over HTTP', () => !a.provider.status.unsaved)
+  }, 30_000)
+
   it('starts a new session after a failed request and loses nothing ([HT6])', async () => {
     const server = await startHttpTestServer(teardown)
     const proxy = await proxyTo(server.port)

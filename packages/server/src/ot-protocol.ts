@@ -38,6 +38,7 @@ import {
   restoreLog,
 } from './ot-storage.js'
 import type { ProtocolRoom } from './sync-protocol.js'
+import { type RoomVersions, UserEditOrigin } from './versions/room-versions.js'
 
 /** The text @codemirror/collab clients edit: the one y-codemirror.next binds (`@collab/editor`'s `textName`). */
 export const otTextName = 'codemirror'
@@ -57,6 +58,8 @@ export interface OtRoom extends ProtocolRoom {
   readonly connections: ReadonlySet<Connection>
   /** Writes side records of the document on their own (ordered after every append so far). */
   writeSide(writes: readonly SideWrite[]): Promise<void>
+  /** Applies a push as its user's edit, under a client ID that user owns ([VH2]). */
+  readonly versions: Pick<RoomVersions, 'editAs'>
 }
 
 /** One OT client's state, while its connection is open. */
@@ -75,12 +78,18 @@ interface OtClient {
   resetAt: number
 }
 
-/** The origin of a Yjs transaction that applies a pushed OT update: its log entry is exactly the pushed change. */
-class PushOrigin {
+/**
+ * The origin of a Yjs transaction that applies a pushed OT update: its log entry is exactly the pushed change, and
+ * its text is credited to the pushing connection's user ([VH2]).
+ */
+class PushOrigin extends UserEditOrigin {
   constructor(
+    user: string | null,
     readonly clientID: string,
     readonly changes: ChangeSet,
-  ) {}
+  ) {
+    super(user)
+  }
 }
 
 /**
@@ -437,7 +446,8 @@ export class OtProtocol {
         continue
       }
       // One Yjs transaction per pushed update: one update for Yjs clients, one log entry, one version ([OT3]).
-      this.room.doc.transact(() => applyChangesToYText(this.ytext, changes), new PushOrigin(client.clientID, changes))
+      const origin = new PushOrigin(conn.user ?? null, client.clientID, changes)
+      this.room.versions.editAs(origin, () => applyChangesToYText(this.ytext, changes))
     }
     // Entries no Yjs update carried (empty ones) are stored on their own, in order with the rest.
     const leftover = this.takeSideWrites()

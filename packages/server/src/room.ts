@@ -1,8 +1,10 @@
 import type { OtLog, OtLogOptions } from '@collab/ot'
 import {
+  Capability,
   CloseCode,
   encodeAwareness,
   encodeHello,
+  encodeIncarnation,
   encodePong,
   encodeSyncStep2,
   encodeSyncUpdate,
@@ -67,6 +69,8 @@ export class Room implements OtRoom {
   /** The link to the other instances, from the start of the load until the unload. */
   private relay: RoomRelay | null = null
   private tombstoneClocks: ReadonlyMap<number, number> | null = null
+  /** The stored document's incarnation id ([IN1]), once loaded. */
+  private incarnation: string | null = null
   /** Who owns each Yjs client ID, and when the next version is made ([VH1], [VH2]). */
   readonly versions: RoomVersions
   readonly loaded: Promise<void>
@@ -137,13 +141,17 @@ export class Room implements OtRoom {
         // Joined before reading the store, so every update another instance makes is either read or relayed.
         await this.relay.ready
       }
-      const [updates, tombstone, otRecords, versions] = await Promise.all([
+      const [updates, tombstone, incarnation, otRecords, versions] = await Promise.all([
         this.ctx.store.load(this.name),
         this.ctx.store.tombstone(this.name),
+        this.ctx.store.incarnation(this.name),
         this.ctx.store.readSide ? this.ctx.store.readSide(this.name, 'ot/') : [],
         this.versions.read(),
       ])
       this.tombstoneClocks = decodeTombstone(tombstone)
+      this.incarnation = incarnation
+      // Before anything of the document reaches them, early answers ([SV2]) included.
+      for (const conn of this.connections) this.tellIncarnation(conn)
       if (updates.length === 1 && updates[0]) this.answerEmptyClients(updates[0])
       this.applyStored(updates)
       this.versions.loaded(versions)
@@ -232,6 +240,13 @@ export class Room implements OtRoom {
     }
   }
 
+  /** Sends the incarnation id to a connection that asked for it in its hello ([IN1]). */
+  private tellIncarnation(conn: Connection): void {
+    if (this.incarnation !== null && conn.capabilities.has(Capability.Incarnation)) {
+      conn.send(encodeIncarnation(this.incarnation))
+    }
+  }
+
   /** Adds a connection; it is greeted once the document is loaded. */
   add(conn: Connection): void {
     this.connections.add(conn)
@@ -271,6 +286,8 @@ export class Room implements OtRoom {
       case 'hello':
         conn.announce(message.capabilities)
         conn.send(encodeHello(serverCapabilities(conn.access)))
+        // While loading, the load tells it once it knows it.
+        if (this.state === 'ready') this.tellIncarnation(conn)
         return
       case 'ping':
         conn.send(encodePong())

@@ -16,6 +16,7 @@ import {
   tempDir,
   waitFor,
 } from './helpers.js'
+import { OtTestClient } from './ot-client.js'
 
 // Version history on the engine ([VH1]-[VH3]): versions made by hand and by the rules, read back exactly, restored
 // as one live edit, credited to the users who wrote them, kept across restarts, and small.
@@ -212,6 +213,108 @@ describe('version history', () => {
     await waitFor('the server to close mallory', () => closeCode !== null)
     expect(closeCode).toBe(4403)
     expect(await textOf(server.sync, 'credit')).toBe('Hello dear world!')
+  })
+
+  it("[VH2] [OT3] credits OT clients' edits to their users under client IDs of their own, kept across a restart", async () => {
+    const dir = tempDir(teardown)
+    let store = await openLevelStore(dir, teardown)
+    const first = await startTestServer({ store, authenticate: tokensAreUsers, versions: byHandOnly }, teardown)
+    const bob = userClient(first.url, 'mixed', 'bob')
+    await synced(bob)
+    bob.text.insert(0, 'Hello world')
+    await waitFor('bob to be stored', async () => (await textOf(first.sync, 'mixed')) === 'Hello world')
+    const alice = new OtTestClient(`${first.url}/mixed?token=alice`, teardown)
+    const carol = new OtTestClient(`${first.url}/mixed?token=carol`, teardown)
+    await Promise.all([alice.connect(), carol.connect()])
+
+    alice.edit(6, 6, 'dear ')
+    // Confirmed: the log saw the transaction as alice's push, under her OT client ID ([OT3], [OT4]).
+    await alice.until('alice to be confirmed', () => alice.unconfirmed === 0)
+    await carol.until('carol to see alice', () => carol.text === 'Hello dear world')
+    carol.edit(16, 16, '!')
+    await carol.until('carol to be confirmed', () => carol.unconfirmed === 0)
+    await alice.until('alice to see carol', () => alice.text === 'Hello dear world!')
+    alice.edit(0, 0, 'Oh, ')
+    await alice.until('alice to be confirmed again', () => alice.unconfirmed === 0)
+    await waitFor('bob to see both', () => bob.text.toString() === 'Oh, Hello dear world!')
+    expect(alice.confirmedCount).toBe(2)
+    expect(carol.confirmedCount).toBe(1)
+
+    const version = await first.sync.versions.create('mixed', 'three writers')
+    expect(version.authors).toEqual(['alice', 'bob', 'carol'])
+    const expectedRuns = [
+      { text: 'Oh, ', user: 'alice' },
+      { text: 'Hello ', user: 'bob' },
+      { text: 'dear ', user: 'alice' },
+      { text: 'world', user: 'bob' },
+      { text: '!', user: 'carol' },
+    ]
+    expect(await first.sync.versions.authors('mixed', version.id)).toEqual(expectedRuns)
+
+    // One client ID per OT user, not the server's own, owned by that user alone.
+    const room = first.sync.getRoom('mixed')
+    if (!room) throw new Error('the room is not loaded')
+    const owned = (user: string) =>
+      [...room.versions.clientOwners].filter(([, owner]) => owner === user).map(([client]) => client)
+    const [aliceID, ...moreOfAlice] = owned('alice')
+    expect(aliceID).toBeDefined()
+    expect(moreOfAlice).toEqual([])
+    expect(owned('carol')).toHaveLength(1)
+    expect(aliceID).not.toBe(room.doc.clientID)
+    expect(room.versions.clientOwners.get(room.doc.clientID)).toBeUndefined()
+
+    // Mallory, on Yjs, writes under the client ID alice's OT edits have: refused with 4403, nothing applied.
+    const forged = new Y.Doc()
+    Y.applyUpdate(forged, Y.encodeStateAsUpdate(bob.doc))
+    forged.clientID = aliceID as number
+    const mallory = userClient(first.url, 'mixed', 'mallory')
+    await synced(mallory)
+    let closeCode: number | null = null
+    mallory.provider.on('connection-close', (event: { code: number } | null) => {
+      closeCode ??= event?.code ?? -1
+    })
+    const before = Y.encodeStateVector(forged)
+    forged.getText('codemirror').insert(0, 'Alice says: ')
+    Y.applyUpdate(mallory.doc, Y.encodeStateAsUpdate(forged, before))
+    await waitFor('the server to close mallory', () => closeCode !== null)
+    expect(closeCode).toBe(4403)
+    expect(await textOf(first.sync, 'mixed')).toBe('Oh, Hello dear world!')
+
+    alice.close()
+    carol.close()
+    bob.destroy()
+    mallory.destroy()
+    await first.close()
+    await store.close()
+
+    store = await openLevelStore(dir, teardown)
+    const second = await startTestServer({ store, authenticate: tokensAreUsers, versions: byHandOnly }, teardown)
+    expect(await second.sync.versions.authors('mixed', version.id)).toEqual(expectedRuns)
+    // Alice again, after the restart: credited to her (under a new client ID), the rest as before.
+    const again = new OtTestClient(`${second.url}/mixed?token=alice`, teardown)
+    await again.connect()
+    expect(again.text).toBe('Oh, Hello dear world!')
+    again.edit(21, 21, ' Bye.')
+    await again.until('alice to be confirmed after the restart', () => again.unconfirmed === 0)
+    const later = await second.sync.versions.create('mixed', 'after restart')
+    expect(later.authors).toEqual(['alice'])
+    expect(await second.sync.versions.authors('mixed', later.id)).toEqual([
+      ...expectedRuns,
+      { text: ' Bye.', user: 'alice' },
+    ])
+  })
+
+  it("[VH2] without authentication, OT clients' edits are credited to nobody", async () => {
+    const server = await startTestServer({ store: new MemoryDocStore(), versions: byHandOnly }, teardown)
+    const ot = new OtTestClient(`${server.url}/anonymous`, teardown)
+    await ot.connect()
+    ot.edit(0, 0, 'nobody wrote this')
+    await ot.until('the push to be confirmed', () => ot.unconfirmed === 0)
+    const version = await server.sync.versions.create('anonymous', 'anonymous')
+    expect(version.authors).toEqual([])
+    expect(await server.sync.versions.authors('anonymous', version.id)).toEqual([
+      { text: 'nobody wrote this', user: null },
+    ])
   })
 
   it('[VH1] thinning and deletion keep every remaining version rebuildable; only named versions can be deleted', async () => {

@@ -51,7 +51,8 @@ export interface StoreLogger {
  * - `load` returns what was stored, or throws {@link DocumentUnreadableError}; never an empty document in place
  *   of an unreadable one;
  * - `compact` replaces stored records atomically: a crash leaves either the old records or the snapshot;
- * - `delete` removes the records and writes the tombstone atomically, and the tombstone outlives the records.
+ * - `delete` removes the records and writes the tombstone atomically, and the tombstone outlives the records;
+ * - `incarnation` is the same for every caller until `delete`, and never the same again after it.
  */
 export interface DocStore {
   /**
@@ -102,6 +103,14 @@ export interface DocStore {
   delete(name: string, stateVector?: Uint8Array): Promise<void>
   /** The tombstone of `name`: the merged Yjs state vector of every deleted incarnation, or `null` if never deleted. */
   tombstone(name: string): Promise<Uint8Array | null>
+  /**
+   * The id of the incarnation of `name` this store holds: a random string, stored the first time it is asked for
+   * (a document is opened before its first write) and kept until {@link DocStore.delete}, after which the name
+   * gets a new one. A client that kept a copy of the document compares it with the id it saw then: another id means
+   * the document it copied is gone (deleted, or the storage was wiped or restored from a backup), so its copy must
+   * not be sent as if it belonged to this one ([IN1] in docs/PROTOCOL.md). Instances sharing a store agree on it.
+   */
+  incarnation(name: string): Promise<string>
   /**
    * Resolves once everything appended so far is durable, and the compactions a load started are written (or
    * rejects if an append failed).

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { ClassicLevel } from 'classic-level'
 import {
   type DocStats,
@@ -68,10 +69,12 @@ interface PendingBatch {
 //   i\0<name>                        JSON DocInfo for listings, rewritten with every batch touching the document
 //   t\0<name>                        tombstone: a record holding the Yjs state vector of the deleted document
 //   s\0<name>\0<key>                 a side record (SideWrite), deleted with the document
+//   n\0<name>                        the incarnation id (UTF-8), deleted with the document
 const recordPrefix = (name: string) => `d\u0000${name}\u0000`
 const recordKey = (name: string, seq: number) => recordPrefix(name) + seq.toString(16).padStart(12, '0')
 const infoKey = (name: string) => `i\u0000${name}`
 const tombstoneKey = (name: string) => `t\u0000${name}`
+const incarnationKey = (name: string) => `n\u0000${name}`
 const infoRange = { gte: 'i\u0000', lt: 'i\u0001' }
 const sidePrefix = (name: string) => `s\u0000${name}\u0000`
 const sideRange = (name: string): RangeDelete => ({ gte: sidePrefix(name), lt: `s\u0000${name}\u0001` })
@@ -97,6 +100,8 @@ export class LevelDocStore implements DocStore {
   private readonly rewrites = new Rewrites()
   /** Requests to LevelDB to compact the files of merged records, which `close` waits for. */
   private readonly reclaiming = new Set<Promise<void>>()
+  /** Incarnation ids read or being created, so that callers asking at once get one id. */
+  private readonly incarnations = new Map<string, Promise<string>>()
   private pending: PendingBatch | null = null
   private writing: Promise<void> | null = null
   private lastBatch: Promise<void> = Promise.resolve()
@@ -265,6 +270,12 @@ export class LevelDocStore implements DocStore {
   }
 
   async forget(name: string): Promise<void> {
+    const incarnation = this.incarnations.get(name)
+    if (incarnation) {
+      // Once it is stored: dropped while being created, a second caller could create another.
+      await incarnation.catch(() => undefined)
+      if (this.incarnations.get(name) === incarnation) this.incarnations.delete(name)
+    }
     const doc = this.docs.get(name)
     if (!doc) return
     const nextSeq = doc.nextSeq
@@ -327,7 +338,42 @@ export class LevelDocStore implements DocStore {
     // Records appended meanwhile (numbered, maybe not written yet) go too: the batch below comes after theirs.
     for (let seq = written; seq < doc.nextSeq; seq++) ops.push({ type: 'del', key: recordKey(name, seq) })
     ops.push({ type: 'put', key: tombstoneKey(name), value: encodeRecord(RecordKind.Tombstone, encodeClocks(clocks)) })
-    await this.enqueue(ops, [{ name, snapshotBytes: 0, tailRecords: 0, tailBytes: 0, reset: true }], [sideRange(name)])
+    ops.push({ type: 'del', key: incarnationKey(name) })
+    this.incarnations.delete(name)
+    try {
+      await this.enqueue(
+        ops,
+        [{ name, snapshotBytes: 0, tailRecords: 0, tailBytes: 0, reset: true }],
+        [sideRange(name)],
+      )
+    } finally {
+      // Read again from disk: the deleted id if the batch failed, a new one after it.
+      this.incarnations.delete(name)
+    }
+  }
+
+  async incarnation(name: string): Promise<string> {
+    this.assertOpen()
+    let id = this.incarnations.get(name)
+    if (!id) {
+      id = this.readOrCreateIncarnation(name)
+      this.incarnations.set(name, id)
+      const created = id
+      // A failed read or write is tried again by the next caller.
+      created.catch(() => {
+        if (this.incarnations.get(name) === created) this.incarnations.delete(name)
+      })
+    }
+    return id
+  }
+
+  private async readOrCreateIncarnation(name: string): Promise<string> {
+    await this.settled()
+    const stored = await this.db.get(incarnationKey(name))
+    if (stored !== undefined) return new TextDecoder().decode(stored)
+    const id = randomUUID()
+    await this.enqueue([{ type: 'put', key: incarnationKey(name), value: new TextEncoder().encode(id) }], [])
+    return id
   }
 
   async tombstone(name: string): Promise<Uint8Array | null> {

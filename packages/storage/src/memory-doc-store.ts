@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import {
   type DocStats,
   emptyStats,
@@ -34,6 +35,7 @@ export interface MemoryDocStoreOptions {
 export class MemoryDocStore implements DocStore {
   private readonly docs = new Map<string, MemoryDoc>()
   private readonly tombstones = new Map<string, Clocks>()
+  private readonly incarnations = new Map<string, string>()
   /** Side records per document, by key. */
   private readonly side = new Map<string, Map<string, Uint8Array>>()
   private readonly policy: CompactionPolicy
@@ -122,6 +124,17 @@ export class MemoryDocStore implements DocStore {
     this.tombstones.set(name, raiseClocks(this.tombstones.get(name) ?? new Map(), clocks))
     this.docs.delete(name)
     this.side.delete(name)
+    this.incarnations.delete(name)
+  }
+
+  async incarnation(name: string): Promise<string> {
+    this.assertOpen()
+    let id = this.incarnations.get(name)
+    if (id === undefined) {
+      id = randomUUID()
+      this.incarnations.set(name, id)
+    }
+    return id
   }
 
   async tombstone(name: string): Promise<Uint8Array | null> {

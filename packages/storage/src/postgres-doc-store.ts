@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import type { Pool, PoolClient } from 'pg'
 import { type DocStats, emptyStats, statsHaveLongTail, statsNeedCompaction } from './doc-stats.js'
@@ -21,7 +22,8 @@ export interface PostgresDocStoreOptions {
   connectionString: string
   /**
    * Name of the table of records, created if missing; the tombstones of deleted documents go in
-   * `<table>_tombstones`. A lowercase identifier of at most 52 characters. Default `collab_records`.
+   * `<table>_tombstones`, the incarnation ids in `<table>_ids`. A lowercase identifier of at most 52 characters.
+   * Default `collab_records`.
    */
   table?: string
   compaction?: Partial<CompactionPolicy>
@@ -147,6 +149,8 @@ export class PostgresDocStore implements DocStore {
       await client.query(this.sql.createTable)
       // Added after the first release: stores created before it get the table at their next start.
       await client.query(this.sql.createTombstoneTable)
+      // Added with incarnation ids ([IN1]): created at the next start of an older store.
+      await client.query(this.sql.createIncarnationTable)
     })
   }
 
@@ -307,7 +311,19 @@ export class PostgresDocStore implements DocStore {
       const clocks = encodeClocks(raiseClocks(previous ?? new Map(), given ?? clocksOfUpdates(intact)))
       const data = Buffer.from(clocks)
       await client.query(this.sql.upsertTombstone, [name, signedCrc(data), Date.now(), data])
+      await client.query(this.sql.deleteIncarnation, [name])
     })
+  }
+
+  async incarnation(name: string): Promise<string> {
+    this.assertOpen()
+    if (name.includes('\u0000')) throw new RangeError(`Invalid document name ${JSON.stringify(name)}`)
+    // Insert-if-absent, then read: instances asking at once all read the one id that won.
+    await this.pool.query(this.sql.insertIncarnation, [name, randomUUID()])
+    const { rows } = await this.pool.query<{ id: string }>(this.sql.selectIncarnation, [name])
+    const row = rows[0]
+    if (!row) throw new Error(`incarnation of ${JSON.stringify(name)} vanished while it was read (deleted meanwhile)`)
+    return row.id
   }
 
   async tombstone(name: string): Promise<Uint8Array | null> {
@@ -482,6 +498,13 @@ function statements(table: string) {
       at bigint NOT NULL,
       state_vector bytea NOT NULL
     )`,
+    createIncarnationTable: `CREATE TABLE IF NOT EXISTS ${table}_ids (
+      doc text COLLATE "C" PRIMARY KEY,
+      id text NOT NULL
+    )`,
+    insertIncarnation: `INSERT INTO ${table}_ids (doc, id) VALUES ($1, $2) ON CONFLICT (doc) DO NOTHING`,
+    selectIncarnation: `SELECT id FROM ${table}_ids WHERE doc = $1`,
+    deleteIncarnation: `DELETE FROM ${table}_ids WHERE doc = $1`,
     selectTombstone: `SELECT crc, state_vector FROM ${table}_tombstones WHERE doc = $1`,
     upsertTombstone: `INSERT INTO ${table}_tombstones (doc, crc, at, state_vector) VALUES ($1, $2, $3, $4)
       ON CONFLICT (doc) DO UPDATE SET crc = EXCLUDED.crc, at = EXCLUDED.at, state_vector = EXCLUDED.state_vector`,

@@ -486,6 +486,37 @@ export function describeDocStoreContract(adapter: string, factory: DocStoreFacto
       expect(await store.list()).toMatchObject([{ name: 'doc', records: 1 }])
     })
 
+    it('[IN1] gives a document one incarnation id, the same to callers asking at once, after writes and a forget', async () => {
+      const store = await createStore()
+      const source = createSource()
+      const [first, second] = await Promise.all([store.incarnation('doc'), store.incarnation('doc')])
+      expect(first).toMatch(/^[0-9a-f-]{36}$/)
+      expect(second).toBe(first)
+      await store.append('doc', source.type('hello'))
+      await store.compact('doc')
+      await store.forget?.('doc')
+      expect(await store.incarnation('doc')).toBe(first)
+      expect(await store.incarnation('other')).not.toBe(first)
+      // Asking for it stores no document: it is not listed, and loads as nothing.
+      expect((await store.list()).map((info) => info.name)).toEqual(['doc'])
+      expect(await store.load('other')).toEqual([])
+    })
+
+    it('[IN1] gives a deleted document a new incarnation id, kept from then on', async () => {
+      const store = await createStore()
+      const source = createSource()
+      await store.append('doc', source.type('old'))
+      const before = await store.incarnation('doc')
+      await store.delete('doc')
+      const after = await store.incarnation('doc')
+      expect(after).not.toBe(before)
+      await store.append('doc', createSource().type('new'))
+      expect(await store.incarnation('doc')).toBe(after)
+      // A deletion of a document never written still starts a new incarnation.
+      await store.delete('doc', Y.encodeStateVector(new Map([[7, 1]])))
+      expect(await store.incarnation('doc')).not.toBe(after)
+    })
+
     it('lists neither a deleted document that has only a tombstone nor its tombstone', async () => {
       const store = await createStore()
       const source = createSource()

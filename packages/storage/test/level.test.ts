@@ -92,6 +92,19 @@ describe('LevelDocStore on disk', () => {
     expect(textOf(await second.load('other'))).toBe('independent')
   })
 
+  it('[IN1] keeps the incarnation id across close and reopen; a wiped directory gives a new one', async () => {
+    const path = tempDir()
+    const first = await openStore(path)
+    await first.append('doc', createSource().type('kept'))
+    const id = await first.incarnation('doc')
+    await first.close()
+    const second = await openStore(path)
+    expect(await second.incarnation('doc')).toBe(id)
+    await second.close()
+    const wiped = await openStore(tempDir())
+    expect(await wiped.incarnation('doc')).not.toBe(id)
+  })
+
   it('continues the sequence of a reopened document that is appended to before it is loaded', async () => {
     const path = tempDir()
     const source = createSource()

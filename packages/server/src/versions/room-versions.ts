@@ -30,8 +30,11 @@ export interface VersionKeeper {
   settled(name: string): Promise<void>
 }
 
-/** The origin of the transaction a restore makes: the user it is attributed to. */
-export class VersionEditOrigin {
+/**
+ * The origin of a transaction the server applies on a user's behalf (a restore, an OT client's push): the user it
+ * is credited to ([VH2]). Subclasses say more (ot-protocol.ts recognises its own pushes by theirs).
+ */
+export class UserEditOrigin {
   constructor(readonly user: string | null) {}
 }
 
@@ -56,6 +59,12 @@ export const textName = 'codemirror'
  */
 export class RoomVersions {
   private owners = new Map<number, string | null>()
+  /**
+   * The client ID the server writes each user's OT pushes under, minted on their first push since the room loaded.
+   * Reused only for that user, and only in this run: a client ID owned by a user may also be that user's Yjs client
+   * (still editing), so an owned ID found in the store is never taken over.
+   */
+  private readonly minted = new Map<string, number>()
   private tip: VersionTip = emptyTip()
   /** When the first edit since the latest version was made; `null`: none since. */
   private pendingSince: number | null = null
@@ -237,26 +246,60 @@ export class RoomVersions {
     const ytext = doc.getText(textName)
     const edits = lineEdits(ytext.toString(), text)
     if (edits.length === 0) return false
-    const ownClientID = doc.clientID
-    doc.clientID = this.unusedClientID()
-    try {
-      // The edit is the restoring user's own: a client ID of its own, bound to that user in the update's batch.
-      doc.transact(() => {
-        // Last first, so the positions of the edits before it still hold.
-        for (const edit of [...edits].reverse()) {
-          if (edit.to > edit.from) ytext.delete(edit.from, edit.to - edit.from)
-          if (edit.insert !== '') ytext.insert(edit.from, edit.insert)
-        }
-      }, new VersionEditOrigin(user))
-    } finally {
-      doc.clientID = ownClientID
-    }
+    // The edit is the restoring user's own: a client ID of its own, bound to that user in the update's batch.
+    this.transactUnder(this.unusedClientID(), new UserEditOrigin(user), () => {
+      // Last first, so the positions of the edits before it still hold.
+      for (const edit of [...edits].reverse()) {
+        if (edit.to > edit.from) ytext.delete(edit.from, edit.to - edit.from)
+        if (edit.insert !== '') ytext.insert(edit.from, edit.insert)
+      }
+    })
     return true
   }
 
+  /**
+   * Runs `edit` as one transaction with `origin`, under a client ID owned by `origin.user` ([VH2]): the same one for
+   * every such edit of that user while the room is loaded, bound to the user in the batch of its first content (by
+   * {@link RoomVersions.edited}). Without a user (credited to nobody) or without version history (nothing to credit),
+   * under the document's own client ID. For edits the server applies on a user's behalf, as an OT client's push.
+   */
+  editAs(origin: UserEditOrigin, edit: () => void): void {
+    const user = origin.user
+    if (user === null || !this.enabled) {
+      this.room.doc.transact(edit, origin)
+      return
+    }
+    let clientID = this.minted.get(user)
+    // Someone else's content under it first (a Yjs client that drew the same random ID): it is theirs now.
+    if (clientID === undefined || (this.owners.has(clientID) && this.owners.get(clientID) !== user)) {
+      clientID = this.unusedClientID()
+      this.minted.set(user, clientID)
+    }
+    this.transactUnder(clientID, origin, edit)
+  }
+
+  /**
+   * One transaction whose new content is written under `clientID`. Yjs writes under `doc.clientID`, read as each
+   * item is made; setting it around a transaction is how Yjs itself changes IDs. The document's own ID is back
+   * before anything else can run, so no other transaction writes under `clientID`.
+   */
+  private transactUnder(clientID: number, origin: UserEditOrigin, edit: () => void): void {
+    const doc = this.room.doc
+    const ownClientID = doc.clientID
+    doc.clientID = clientID
+    try {
+      doc.transact(edit, origin)
+    } finally {
+      doc.clientID = ownClientID
+    }
+  }
+
+  /** A client ID nobody has written under, owns, or was given: not even the server's own. */
   private unusedClientID(): number {
+    const taken = new Set(this.minted.values())
     for (;;) {
       const id = randomInt(1, 2 ** 31)
+      if (id === this.room.doc.clientID || taken.has(id)) continue
       if (!this.owners.has(id) && !this.room.doc.store.clients.has(id)) return id
     }
   }
@@ -322,9 +365,9 @@ export class RoomVersions {
   }
 }
 
-/** The user an edit is credited to: the connection's authenticated user, a restore's user, else nobody. */
+/** The user an edit is credited to: the connection's authenticated user, a restore's or OT push's user, else nobody. */
 function userOf(origin: unknown): string | null {
   if (origin instanceof Connection) return origin.user ?? null
-  if (origin instanceof VersionEditOrigin) return origin.user
+  if (origin instanceof UserEditOrigin) return origin.user
   return null
 }
