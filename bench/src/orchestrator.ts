@@ -32,6 +32,7 @@ import {
 import { runFastClient } from './workloads/fast-client.js'
 import { floodRooms, runFlood, startFlooder } from './workloads/flood.js'
 import { runHistory, updatesPerVersion } from './workloads/history.js'
+import { runHttpTransport } from './workloads/http-transport.js'
 import { runIdleMemory } from './workloads/idle-memory.js'
 import { durabilityMethod, runIngest } from './workloads/ingest.js'
 import { runOtEcho, runOtPushes } from './workloads/ot.js'
@@ -55,6 +56,7 @@ const workloads = [
   'recovery',
   'scaling',
   'history',
+  'http-transport',
 ] as const
 /** The systems with a cluster mode: y-websocket-server has none (each process keeps its own documents). */
 const clusterSystems = ['ours', 'hocuspocus'] as const
@@ -199,6 +201,7 @@ const results: RunResults = {
   recovery: {},
   scaling: {},
   history: {},
+  httpTransport: {},
 }
 
 /** Longest one measurement may take before it counts as failed (y-websocket-server's full ingest takes about 70 s). */
@@ -633,6 +636,27 @@ try {
             log(
               `  round ${round} ${id}: ${r.levels.map((l) => `${l.rooms} rooms ${Math.round(l.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, CPU ${pct(l.serverCpu)} (${l.cpuPer1000Deliveries.toFixed(1)}% per 1,000/s), p99 ${l.p99Ms.toFixed(1)} ms`).join('; ')}`,
             )
+        }
+      }
+    })
+  }
+  if (selected.has('http-transport')) {
+    await section('http-transport', async () => {
+      const h = plan.httpTransport
+      log(
+        `15. HTTP transport, ours only: 1 WebSocket writer typing ${h.keystrokesPerSecond}/s to ${h.readers} readers on HTTP (poll wait 20 s), then on WebSocket; then ${h.docs} documents of ${h.clientsPerDoc} clients (1 typing ${h.costKeystrokesPerSecond}/s) all on WebSocket, then all on HTTP: server CPU per 1,000 deliveries a second`,
+      )
+      const runs = results.httpTransport ?? {}
+      results.httpTransport = runs
+      for (let round = 1; round <= plan.rounds.httpTransport; round++) {
+        const r = await attempt(runs, 'ours', 'http transport', () => runHttpTransport(ctx, systems.ours))
+        if (!r) continue
+        for (const t of ['http', 'websocket'] as const) {
+          const d = r.delivery[t]
+          const c = r.cost[t]
+          log(
+            `  round ${round} ours, ${t === 'http' ? 'HTTP' : 'WebSocket'}: delivery to ${d.readers} readers p50 ${d.p50Ms.toFixed(1)} ms, p99 ${d.p99Ms.toFixed(1)} ms, max ${d.maxMs.toFixed(1)} ms (${d.samples} samples, ${d.missing} missing, server ${pct(d.serverCpu)}); ${c.clients} clients ${Math.round(c.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, CPU ${pct(c.serverCpu)} (${c.cpuPer1000Deliveries.toFixed(1)}% per 1,000/s), p50/p99 ${c.p50Ms.toFixed(1)}/${c.p99Ms.toFixed(1)} ms${t === 'http' ? `, ${Math.round(c.requestsPerSecond).toLocaleString('en-US')} requests/s` : ''}`,
+          )
         }
       }
     })

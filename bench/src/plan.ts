@@ -23,6 +23,8 @@ export interface Plan {
     history: number
     recovery: number
     scaling: number
+    /** HTTP transport (ours only). */
+    httpTransport: number
   }
   relay: { readers: number[]; keystrokesPerSecond: number; warmupMs: number; measureMs: number }
   capacity: {
@@ -69,6 +71,22 @@ export interface Plan {
   /** Rooms of three typing at `keystrokesPerSecond`, at `baseRooms` times each factor (see workloads/scaling.ts). */
   scaling: { baseRooms: number; factors: number[]; keystrokesPerSecond: number; settleMs: number; windowMs: number }
   /**
+   * HTTP transport (issue 18, see workloads/http-transport.ts), ours only: `readers` readers of one writer typing
+   * `keystrokesPerSecond`, counted over `measureMs` after `warmupMs`, on HTTP and on WebSocket; then `docs` documents
+   * of `clientsPerDoc` clients, one typing `costKeystrokesPerSecond`, server CPU over `windowMs` after `settleMs`.
+   */
+  httpTransport: {
+    readers: number
+    keystrokesPerSecond: number
+    warmupMs: number
+    measureMs: number
+    docs: number
+    clientsPerDoc: number
+    costKeystrokesPerSecond: number
+    settleMs: number
+    windowMs: number
+  }
+  /**
    * @codemirror/collab clients (issue 15), ours only: `pushClients` lagging clients pushing one-character updates
    * on a `docChars` document, each based on a version up to `maxLag` behind, counted over `windowMs` after
    * `warmupMs`; then `echoClients` clients typing a character every `typeEveryMs`, measured for `echoMeasureMs`
@@ -108,6 +126,7 @@ export const fullPlan: Plan = {
     history: 2,
     recovery: 2,
     scaling: 2,
+    httpTransport: 2,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 3_000 },
   capacity: {
@@ -148,6 +167,19 @@ export const fullPlan: Plan = {
   },
   // 400 rooms (2,000 keystrokes and 4,000 deliveries a second) is below what every compared server holds.
   scaling: { baseRooms: 100, factors: [1, 2, 4], keystrokesPerSecond: 5, settleMs: 1_000, windowMs: 3_000 },
+  // 10 keystrokes a second is a fast typist: every one is a poll answered and a new poll per HTTP reader. 50 documents
+  // of 4 clients are issue 18's 200 HTTP clients; at 5 keystrokes a second, 750 deliveries a second.
+  httpTransport: {
+    readers: 50,
+    keystrokesPerSecond: 10,
+    warmupMs: 1_000,
+    measureMs: 5_000,
+    docs: 50,
+    clientsPerDoc: 4,
+    costKeystrokesPerSecond: 5,
+    settleMs: 2_000,
+    windowMs: 5_000,
+  },
   ot: {
     pushClients: 8,
     docChars: 100_000,
@@ -181,6 +213,7 @@ export const quickPlan: Plan = {
     history: 1,
     recovery: 1,
     scaling: 1,
+    httpTransport: 1,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 2_000 },
   capacity: { ...fullPlan.capacity, startRooms: 50, maxRooms: 200, windowMs: 1_500, settleMs: 500 },
@@ -192,5 +225,6 @@ export const quickPlan: Plan = {
   flood: { ...fullPlan.flood, windowMs: 3_000 },
   recovery: { ...fullPlan.recovery, overloadMs: 3_000, afterMs: 3_000 },
   scaling: { ...fullPlan.scaling, baseRooms: 50, windowMs: 2_000 },
+  httpTransport: { ...fullPlan.httpTransport, measureMs: 3_000, settleMs: 1_000, windowMs: 3_000 },
   ot: { ...fullPlan.ot, windowMs: 3_000, echoMeasureMs: 3_000 },
 }

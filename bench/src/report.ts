@@ -4,6 +4,7 @@ import type { RunResults } from './results.js'
 import type { SystemId } from './systems.js'
 import { type StoreLeftResult, storeLeftLabels, storeLeftUpdates, storeLeftWays } from './workloads/cold-load.js'
 import type { HistoryResult } from './workloads/history.js'
+import type { HttpTransportResult } from './workloads/http-transport.js'
 import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
 import type { RecoveryResult } from './workloads/recovery.js'
 import type { ScalingResult } from './workloads/scaling.js'
@@ -215,6 +216,7 @@ export function metricRows(r: RunResults): MetricRow[] {
     ),
   )
   rows.push(...clusterRows(r), ...limitRows(r), ...otRows(r), ...recoveryRows(r), ...scalingRows(r), ...historyRows(r))
+  rows.push(...httpTransportRows(r))
   return rows.filter((x) => Object.keys(x.values).length > 0 || Object.keys(x.failures ?? {}).length > 0)
 }
 
@@ -287,6 +289,63 @@ function recoveryRows(r: RunResults): MetricRow[] {
       { workload, label: 'server CPU during the overload', unit: '%', better: 'info' },
       runs,
       (x: RecoveryResult) => x.overload.serverCpu * 100,
+    ),
+  ]
+}
+
+/** Workload 15: the HTTP transport beside WebSocket. Ours only: no peer has an HTTP transport. */
+function httpTransportRows(r: RunResults): MetricRow[] {
+  const workload = '15. HTTP transport (ours only: no peer has one)'
+  const runs = r.httpTransport ?? {}
+  const h = r.plan.httpTransport
+  if (!h) return []
+  const to = `1 WebSocket writer at ${h.keystrokesPerSecond}/s to ${h.readers} readers`
+  const layout = `${h.docs * h.clientsPerDoc} clients in ${h.docs} documents (1 typing ${h.costKeystrokesPerSecond}/s each)`
+  return [
+    row(
+      { workload, label: `keystroke delivery p50, ${to} on HTTP (long-polling)`, unit: 'ms', better: 'lower' },
+      runs,
+      (x: HttpTransportResult) => x.delivery.http.p50Ms,
+    ),
+    row(
+      { workload, label: `keystroke delivery p99, ${to} on HTTP`, unit: 'ms', better: 'lower' },
+      runs,
+      (x: HttpTransportResult) => x.delivery.http.p99Ms,
+    ),
+    row(
+      { workload, label: `keystroke delivery p50, the same readers on WebSocket`, unit: 'ms', better: 'info' },
+      runs,
+      (x: HttpTransportResult) => x.delivery.websocket.p50Ms,
+    ),
+    row(
+      { workload, label: `keystroke delivery p99, the same readers on WebSocket`, unit: 'ms', better: 'info' },
+      runs,
+      (x: HttpTransportResult) => x.delivery.websocket.p99Ms,
+    ),
+    row(
+      { workload, label: `server CPU per 1,000 deliveries/s, ${layout}, all on HTTP`, unit: '%', better: 'lower' },
+      runs,
+      (x: HttpTransportResult) => x.cost.http.cpuPer1000Deliveries,
+    ),
+    row(
+      {
+        workload,
+        label: 'server CPU per 1,000 deliveries/s, the same layout all on WebSocket',
+        unit: '%',
+        better: 'info',
+      },
+      runs,
+      (x: HttpTransportResult) => x.cost.websocket.cpuPer1000Deliveries,
+    ),
+    row(
+      { workload, label: 'that cost on HTTP / on WebSocket', unit: 'ratio', better: 'info' },
+      runs,
+      (x: HttpTransportResult) => x.cost.http.cpuPer1000Deliveries / x.cost.websocket.cpuPer1000Deliveries,
+    ),
+    row(
+      { workload, label: 'keystroke p99 in that layout on HTTP (the writer on HTTP too)', unit: 'ms', better: 'info' },
+      runs,
+      (x: HttpTransportResult) => x.cost.http.p99Ms,
     ),
   ]
 }

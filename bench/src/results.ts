@@ -8,6 +8,7 @@ import type { ColdLoadResult, StoreLeftResult } from './workloads/cold-load.js'
 import type { FastClientResult } from './workloads/fast-client.js'
 import type { FloodResult } from './workloads/flood.js'
 import type { HistoryResult } from './workloads/history.js'
+import type { HttpTransportResult } from './workloads/http-transport.js'
 import type { IdleMemoryResult } from './workloads/idle-memory.js'
 import type { IngestResult } from './workloads/ingest.js'
 import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
@@ -99,6 +100,8 @@ export interface RunResults {
   recovery: Runs<RecoveryResult>
   /** CPU per delivery at 1x, 2x and 4x the rooms. */
   scaling: Runs<ScalingResult>
+  /** Ours only (no peer has an HTTP transport): delivery and cost on HTTP beside WebSocket. */
+  httpTransport?: Runs<HttpTransportResult>
 }
 
 /** The cause of a failed run: what the watch recorded, or the first line of the error. */

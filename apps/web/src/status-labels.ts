@@ -92,6 +92,14 @@ export function refusalMessage(status: ProviderStatus): string | null {
             : ''
         return `This document was deleted. Reload the page to start a new document with this name.${kept}`
       }
+      // [IN1]: the copy on this device belongs to an earlier incarnation (deleted, or the server's data restored).
+      if (status.error.reason === 'replaced') {
+        const kept =
+          status.localStore?.state === 'set-aside'
+            ? ' Your copy is kept under “Recovered copies” on the home page.'
+            : ' Your copy stays in this tab only: copy its text before you leave.'
+        return `This document was deleted or restored on the server since this device last saw it, so your copy was not sent to it.${kept} Reload the page to open the server’s version.`
+      }
       return 'This document name is invalid.'
     case 4501:
       // [OT9]: the @codemirror/collab client (`?sync=ot`) is refused by servers in cluster mode.

@@ -1,4 +1,5 @@
 import {
+  Capability,
   CloseCode,
   encodeAwareness,
   encodeSyncStep1,
@@ -40,6 +41,28 @@ export interface CollabProviderOptions extends ConnectionOptions {
 
 type StatusListener = (status: ProviderStatus) => void
 
+/**
+ * The close reason (with code 4404) of a local copy that belongs to another incarnation of the document than the
+ * one the server serves ([IN1]): the document was deleted (and perhaps created again), or the server's storage was
+ * wiped or restored, since this browser kept its copy. The copy is kept as a recovered copy.
+ */
+export const replacedReason = 'replaced'
+
+/**
+ * Where the current connection stands with the server's incarnation ([IN1]): `open` (syncing as usual), `hello`
+ * (the local copy names an incarnation; waiting for the server's hello to know whether it names its own),
+ * `incarnation` (waiting for the server's incarnation before sending anything of the copy) or `refused` (the copy
+ * belongs to another incarnation: it was set aside, and this provider never syncs again).
+ */
+type IncarnationGate = 'open' | 'hello' | 'incarnation' | 'refused'
+
+/**
+ * How long a copy that names an incarnation waits for the server's hello after the server's first message, before
+ * it takes the server for one that answers none (a stock y-websocket server) and syncs as before. Ours answers
+ * hello as soon as it reads it (the first message of a connection); only its sync step 1 may come first ([IN1]).
+ */
+const helloGraceMs = 5_000
+
 /** The close reasons of a document deleted on the server ([DL1] while open, [DL2] for a copy of deleted content). */
 const deletedReasons = new Set(['document deleted', 'deleted'])
 
@@ -52,6 +75,7 @@ export class CollabProvider {
   readonly doc: Y.Doc
   readonly awareness: Awareness
   private readonly ownsAwareness: boolean
+  private readonly docName: string
   private readonly connection: Connection
   private readonly stopWatchingYjsCopies: () => void
   private destroyed = false
@@ -65,17 +89,29 @@ export class CollabProvider {
   private connectWhenLoaded = false
   private readonly statusListeners = new Set<StatusListener>()
   private currentStatus: ProviderStatus
+  private incarnationGate: IncarnationGate = 'open'
+  /** Document messages the server sent while the gate was closed, handled in order once it opens. */
+  private held: Message[] = []
+  private helloTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor(options: CollabProviderOptions) {
     this.doc = options.doc
+    this.docName = options.docName
     this.ownsAwareness = options.awareness === undefined
     this.awareness = options.awareness ?? new Awareness(options.doc)
     this.connection = new Connection(options, {
-      opened: () => this.startSync(),
+      opened: () => this.opened(),
       received: (message) => this.handle(message),
-      closed: () => this.forgetOthers(),
-      pollState: () => yjsPollState(this.doc, this.awareness),
+      closed: () => {
+        this.releaseHeld()
+        this.forgetOthers()
+      },
+      // While the copy waits for the server's incarnation, a poll restates presence only, not the state vector.
+      pollState: () => yjsPollState(this.doc, this.awareness).slice(this.incarnationGate === 'open' ? 0 : 1),
       handOver: () => presenceHandOver(this.awareness),
+      // Only a client that keeps a copy needs to know whether the copy belongs to the document the server serves.
+      capabilities: options.localStore ? [Capability.Incarnation] : [],
+      helloAnswered: (capabilities) => this.helloAnswered(capabilities),
     })
     this.localStore = options.localStore
       ? new LocalStore(this.doc, options.docName, options.localStore === true ? {} : options.localStore)
@@ -116,6 +152,11 @@ export class CollabProvider {
    * local store, the first connection waits for the local copy to load, so the first sync carries it.
    */
   connect(): void {
+    if (this.incarnationGate === 'refused') {
+      // The Y.Doc still holds the other incarnation's content: syncing it now would bring it back.
+      this.connection.fail(replacedReason, CloseCode.UnknownDocument)
+      return
+    }
     if (!this.isLoaded) {
       this.connectWhenLoaded = true
       return
@@ -145,6 +186,7 @@ export class CollabProvider {
       removeAwarenessStates(this.awareness, [this.awareness.clientID], 'destroy')
     }
     this.connection.destroy()
+    this.releaseHeld()
     this.stopWatchingYjsCopies()
     this.destroyed = true
     this.doc.off('update', this.onDocUpdate)
@@ -215,6 +257,67 @@ export class CollabProvider {
     this.connection.fail(problem)
   }
 
+  /**
+   * A connection opened. When the local copy names the server incarnation it belongs to ([IN1]), nothing of it is
+   * sent (not even sync step 1) until the server named its own: see {@link CollabProvider.incarnationReceived}.
+   */
+  private opened(): void {
+    this.releaseHeld()
+    if (this.incarnationGate === 'refused') return
+    const stored = this.localStore?.incarnation ?? null
+    this.incarnationGate = stored === null ? 'open' : 'hello'
+    if (this.incarnationGate === 'open') this.startSync()
+  }
+
+  private helloAnswered(capabilities: ReadonlySet<string>): void {
+    if (this.incarnationGate !== 'hello') return
+    // A server older than incarnations: nothing to compare, so it syncs as it always did.
+    if (capabilities.has(Capability.Incarnation)) this.incarnationGate = 'incarnation'
+    else this.openGate()
+  }
+
+  /**
+   * The server named the incarnation it serves ([IN1]). The same as the copy's (or the copy names none yet, and
+   * now it does): the sync goes on. Another: the copy belongs to a document the server no longer has, and sending
+   * it would bring that back; it becomes a recovered copy (kept whatever the server had acknowledged, since this
+   * incarnation has none of it), and the provider stops with error 4404 {@link replacedReason}.
+   */
+  private incarnationReceived(id: string): void {
+    const store = this.localStore
+    if (!store || this.incarnationGate === 'refused') return
+    const stored = store.incarnation
+    if (stored !== null && stored !== id) {
+      this.incarnationGate = 'refused'
+      this.releaseHeld()
+      // Other tabs open on the new incarnation must not be handed the old content either.
+      this.tabSync?.destroy()
+      console.warn(
+        `[collab] the local copy of "${this.docName}" belongs to a deleted or replaced incarnation of the document; ` +
+          'it is kept as a recovered copy',
+      )
+      void store.setAside({ keep: true })
+      this.connection.fail(replacedReason, CloseCode.UnknownDocument)
+      return
+    }
+    if (stored === null) void store.recordIncarnation(id)
+    if (this.incarnationGate !== 'open') this.openGate()
+  }
+
+  private openGate(): void {
+    this.incarnationGate = 'open'
+    const held = this.held
+    this.releaseHeld()
+    this.startSync()
+    for (const message of held) this.handle(message)
+  }
+
+  /** Forgets the messages held back for the gate, and the wait for a hello. */
+  private releaseHeld(): void {
+    this.held = []
+    if (this.helloTimer) clearTimeout(this.helloTimer)
+    this.helloTimer = null
+  }
+
   private startSync(): void {
     this.connection.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
     const local = this.awareness.getLocalState()
@@ -224,6 +327,23 @@ export class CollabProvider {
   }
 
   private handle(message: Message): void {
+    if (message.type === 'incarnation') {
+      this.incarnationReceived(message.id)
+      return
+    }
+    if (this.incarnationGate === 'refused') return
+    const holding = this.incarnationGate === 'hello' || this.incarnationGate === 'incarnation'
+    if (holding && message.type !== 'awareness' && message.type !== 'query-awareness') {
+      this.held.push(message)
+      // Our server may send its sync step 1 before its hello; a server that sends one and no hello answers none.
+      if (this.incarnationGate === 'hello' && !this.helloTimer) {
+        this.helloTimer = setTimeout(() => {
+          this.helloTimer = null
+          if (this.incarnationGate === 'hello') this.openGate()
+        }, helloGraceMs)
+      }
+      return
+    }
     switch (message.type) {
       case 'sync-step-1':
         if (this.connection.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, message.stateVector)))) {
@@ -260,6 +380,11 @@ export class CollabProvider {
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === this) return
+    if (this.incarnationGate !== 'open') {
+      // Not sent before the server named its incarnation (or ever, once refused): the sync step 2 carries it.
+      this.connection.changeNotSent()
+      return
+    }
     if (this.connection.send(encodeSyncUpdate(update))) this.connection.updateSent()
     else this.connection.changeNotSent()
   }

@@ -1,4 +1,4 @@
-import type { Message } from '@collab/protocol'
+import type { CapabilityName, Message } from '@collab/protocol'
 import type { BackoffPolicy } from './backoff.js'
 import type { HeartbeatPolicy } from './heartbeat.js'
 import type { TransportKind } from './transport.js'
@@ -81,4 +81,8 @@ export interface SyncChannel {
    * client's presence), sent on it before it closes.
    */
   handOver?(): Uint8Array[]
+  /** Capabilities the channel asks for in hello, beside the connection's own (`incarnation`, [IN1]). */
+  capabilities?: readonly CapabilityName[]
+  /** The server answered hello with its capabilities ([EX1]); a server that does not answer never calls it. */
+  helloAnswered?(capabilities: ReadonlySet<string>): void
 }

@@ -36,6 +36,8 @@ export class Connection {
   private readonly options: ConnectionOptions
   private readonly channel: SyncChannel
   private readonly params: Readonly<Record<string, string>>
+  /** What hello announces: the connection's capabilities and the channel's. */
+  private readonly capabilities: readonly string[]
   private readonly heartbeat: HeartbeatPolicy
   private readonly backoff: BackoffPolicy
   private readonly minHealthyMs: number
@@ -93,6 +95,7 @@ export class Connection {
     this.options = options
     this.channel = channel
     this.params = params
+    this.capabilities = [...clientCapabilities, ...(channel.capabilities ?? [])]
     this.heartbeat = { ...defaultHeartbeat, ...options.heartbeat }
     this.backoff = { ...defaultBackoff, ...options.backoff }
     this.minHealthyMs = options.minHealthyMs ?? 5_000
@@ -112,7 +115,7 @@ export class Connection {
     this.probe = new WebSocketProbe({
       policy: { ...defaultProbeBackoff, ...options.websocketRetry },
       answerTimeoutMs: options.connectTimeoutMs ?? 10_000,
-      hello: () => encodeHello(clientCapabilities),
+      hello: () => encodeHello(this.capabilities),
       open: () => this.openProbe(),
       answered: (ws, first) => this.moveToWebSocket(ws, first),
     })
@@ -163,11 +166,12 @@ export class Connection {
 
   /**
    * Refuses to connect for a reason found on this side (a broken setup): status `offline` with `error`
-   * `{ code: 0, reason }`, and no attempt until {@link Connection.connect}.
+   * `{ code, reason }` (code 0 unless the reason is one a server close code names, such as 4404 for a document
+   * the server no longer has), and no attempt until {@link Connection.connect}.
    */
-  fail(reason: string): void {
+  fail(reason: string, code = 0): void {
     this.disconnect()
-    this.update({ connection: 'offline', error: { code: 0, reason } })
+    this.update({ connection: 'offline', error: { code, reason } })
   }
 
   /** Closes the connection and releases every timer and listener. */
@@ -320,7 +324,7 @@ export class Connection {
           url: httpEndpoint(this.options.httpUrl ?? this.options.serverUrl, this.options.docName, this.params),
           token,
           fetch: fetchImpl,
-          hello: encodeHello(clientCapabilities),
+          hello: encodeHello(this.capabilities),
           pollState: () => pollState.call(this.channel),
         },
         {
@@ -383,7 +387,7 @@ export class Connection {
     this.synced = false
     this.serverCapabilities = null
     if (transport.kind === 'websocket') this.preferHttp = false
-    if (sendHello) this.send(encodeHello(clientCapabilities))
+    if (sendHello) this.send(encodeHello(this.capabilities))
     this.runChannel('opening the sync', () => this.channel.opened())
     this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), this.heartbeat.checkEveryMs)
     // An HTTP session is connected once the server answered its first request (transportMessage).
@@ -471,6 +475,7 @@ export class Connection {
         this.serverCapabilities = new Set(message.capabilities)
         this.update({ readOnly: this.serverCapabilities.has(Capability.ReadOnly) })
         this.refreshSaved()
+        this.runChannel('handling the hello', () => this.channel.helloAnswered?.(this.serverCapabilities!))
         return
       case 'ping':
         this.send(encodePong())

@@ -1,5 +1,5 @@
 export { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff.js'
-export { CollabProvider, type CollabProviderOptions } from './collab-provider.js'
+export { CollabProvider, type CollabProviderOptions, replacedReason } from './collab-provider.js'
 export { Connection, type ConnectionOptions, type SyncChannel, type TokenSource } from './connection.js'
 export { defaultHeartbeat, type HeartbeatPolicy, type HeartbeatVerdict, heartbeatVerdict } from './heartbeat.js'
 export { LocalStore, type LocalStoreOptions, type LocalStoreState, type LocalStoreStatus } from './local-store.js'

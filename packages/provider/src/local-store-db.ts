@@ -46,6 +46,8 @@ export interface RecoveredCopy {
   savedAt: number
   /** The whole local copy, one Yjs update. */
   update: Uint8Array
+  /** The server incarnation ([IN1]) the copy belonged to, when the server had named one. */
+  incarnation?: string
 }
 
 /** One stored record. */

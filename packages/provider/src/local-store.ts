@@ -86,6 +86,8 @@ export class LocalStore {
   private destroyed = false
   /** The copy was set aside or removed ({@link LocalStore.setAside}): nothing is written any more. */
   private retired = false
+  /** The server incarnation ([IN1]) the stored copy belongs to, as the last load or compaction read it. */
+  private storedIncarnation: string | null = null
   private resolveLoaded: (result: { records: number }) => void = () => undefined
 
   constructor(doc: Y.Doc, name: string, options: LocalStoreOptions = {}) {
@@ -107,6 +109,39 @@ export class LocalStore {
   onStatus(listener: Listener): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * The id of the server's incarnation of the document ([IN1]) that the stored copy belongs to, read with the copy
+   * (so known once {@link LocalStore.loaded} resolved); null when no server has named one yet, or the store is not
+   * usable. A connection compares it with the one the server announces before sending anything of the copy.
+   */
+  get incarnation(): string | null {
+    return this.retired ? null : this.storedIncarnation
+  }
+
+  /**
+   * Notes `id` as the incarnation the copy belongs to, beside the copy's description in the same database. Resolves
+   * when it committed; never rejects (a store that cannot write it keeps it in memory, and the next connection
+   * records it again).
+   */
+  async recordIncarnation(id: string): Promise<void> {
+    if (this.destroyed || this.retired) return
+    this.storedIncarnation = id
+    const db = this.db
+    if (!db) return
+    try {
+      const tx = db.transaction('documents', 'readwrite')
+      const documents = tx.objectStore('documents')
+      const read = documents.get(this.name)
+      read.onsuccess = () => {
+        const info: LocalDocumentInfo = (read.result as LocalDocumentInfo | undefined) ?? emptyInfo(this.name)
+        if (info.incarnation !== id) documents.put({ ...info, incarnation: id } satisfies LocalDocumentInfo)
+      }
+      await transactionDone(tx)
+    } catch (err) {
+      console.error(`[collab] noting the server incarnation of "${this.name}" failed`, err)
+    }
   }
 
   /**
@@ -148,13 +183,16 @@ export class LocalStore {
    * written are in it too), and stops writing. The next load of the name starts empty, as a new document; the
    * user takes the text back from the recovered copy. Resolves with whether a copy was kept (false when another
    * tab already moved it, or the store is not usable). With `keep: false` the copy is only removed: the caller
-   * knows the server had acknowledged all of it, so there is nothing to recover.
+   * knows the server had acknowledged all of it, so there is nothing to recover. The copy's incarnation ([IN1])
+   * goes with it: the next copy of the name belongs to whichever incarnation the server names then.
    */
   async setAside({ keep = true }: { keep?: boolean } = {}): Promise<boolean> {
     if (this.destroyed || this.retired) return false
     const db = this.db
     this.retired = true
     this.queue = []
+    const incarnation = this.storedIncarnation
+    this.storedIncarnation = null
     if (!db) {
       this.update({ state: keep ? 'set-aside' : 'removed', written: true, problem: null })
       return false
@@ -175,7 +213,9 @@ export class LocalStore {
           for (const key of keys) records.delete(key)
           tx.objectStore('documents').delete(this.name)
           if (!keep) return
-          tx.objectStore('recovered').add({ name: this.name, savedAt: Date.now(), update } satisfies RecoveredCopy)
+          const copy: RecoveredCopy = { name: this.name, savedAt: Date.now(), update }
+          if (incarnation !== null) copy.incarnation = incarnation
+          tx.objectStore('recovered').add(copy)
           kept = true
         }
       }
@@ -376,6 +416,8 @@ export class LocalStore {
           infoRequest.onsuccess = () => {
             const info: LocalDocumentInfo =
               (infoRequest.result as LocalDocumentInfo | undefined) ?? emptyInfo(this.name)
+            // Another tab may have noted it since; the copy and its incarnation are read together.
+            if (info.incarnation !== undefined) this.storedIncarnation = info.incarnation
             const settled = stored.length <= 1 && info.tailRecords === 0 && !wasMissing
             if (settled && (loading || stored.length === 0)) return
             if (stored.length === 0 && !wasMissing && this.doc.store.clients.size === 0) return

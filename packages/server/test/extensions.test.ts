@@ -39,7 +39,11 @@ describe('extensions', () => {
     const client = await RawClient.connect(`${server.url}/hello`, teardown)
     client.send(encodeHello([Capability.Heartbeat, 'some-future-capability']))
     await waitFor('hello', () => client.messagesOf('hello').length === 1)
-    expect(client.messagesOf('hello')[0]!.capabilities.sort()).toEqual([Capability.Heartbeat, Capability.SaveAck])
+    expect(client.messagesOf('hello')[0]!.capabilities.sort()).toEqual([
+      Capability.Heartbeat,
+      Capability.Incarnation,
+      Capability.SaveAck,
+    ])
     for (let i = 0; i < 3; i++) await roundTrip(client)
     expect(client.messagesOf('pong')).toHaveLength(3)
   })

@@ -521,6 +521,8 @@ function predict(frames: Array<Uint8Array | string>, world: World): Outcome {
     const decoded = decodeMessage(frame)
     if (!decoded.ok) return { closes: CloseCode.BadMessage }
     const message = decoded.message
+    // Each connection speaks one protocol, chosen by its URL ([OT1]): these are Yjs connections.
+    if (message.type === 'collab') return { closes: CloseCode.BadMessage }
     if (message.type === 'awareness' && message.update.length > limits.maxAwarenessBytes!) {
       return { closes: CloseCode.BadMessage }
     }
