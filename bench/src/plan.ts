@@ -159,7 +159,7 @@ export const fullPlan: Plan = {
     rooms: 200,
     keystrokesPerSecond: 5,
     overloadFactor: 10,
-    settleMs: 1_000,
+    settleMs: 3_000,
     baselineMs: 3_000,
     overloadMs: 10_000,
     afterMs: 5_000,

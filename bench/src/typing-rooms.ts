@@ -99,10 +99,15 @@ export class TypingRooms {
       for (const client of [room.writer, ...room.readers]) client.ws.terminate()
   }
 
-  /** Stops typing and terminates every client. */
-  stop(): void {
+  /** Stops typing; the clients stay connected, so keystrokes under way still arrive. */
+  pause(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+  }
+
+  /** Stops typing and terminates every client. */
+  stop(): void {
+    this.pause()
     this.shrinkTo(0)
     for (const client of this.everyClient) client.ws.terminate()
   }

@@ -67,7 +67,8 @@ export async function runRecovery(ctx: BenchContext, spec: SystemSpec): Promise<
     typing.setRate(plan.keystrokesPerSecond)
     await sleep(plan.afterMs)
     const afterTo = performance.now()
-    typing.stop()
+    // Connected a second longer: the last keystrokes get as long to arrive as the others had.
+    typing.pause()
     await sleep(1_000)
     const figuresOf = (from: number, to: number): LatencyFigures => {
       const latencies = arrivals.filter((a) => a.sentAt >= from && a.sentAt < to).map((a) => a.latency)
