@@ -27,12 +27,6 @@ type StatusListener = (status: ProviderStatus) => void
 const clientCapabilities = [Capability.Heartbeat, Capability.SaveAck]
 
 /**
- * How much longer than the fallback delay a WebSocket that opened but has not been heard gets before HTTP is opened
- * beside it: 6 s in all by default.
- */
-const silentOpenFallbackMs = 4_500
-
-/**
  * One document's connection to the collab server, kept alive: hello, heartbeat pings, reconnects with backoff and
  * jitter, terminal close codes, save acknowledgements and the status a UI shows. It runs over a WebSocket, or over
  * HTTP long-polling where the network refuses WebSocket ([HT1]): see {@link ConnectionOptions.transports}. What is
@@ -284,24 +278,16 @@ export class Connection {
     if (this.httpAvailable) {
       // A WebSocket the server has not answered by now may never work: a proxy holding the upgrade, or one that
       // completed it and holds every byte since. HTTP takes over, and this WebSocket keeps its chance beside it.
-      const fallBack = (silentWait: boolean) => {
+      this.fallbackTimer = setTimeout(() => {
         this.fallbackTimer = null
         if (this.live !== ws || this.liveHeard) return
-        // A socket that opened reached a server that accepted the upgrade: most likely ours, busy (a thousand
-        // clients connecting at once), rarely a proxy holding every byte. It gets longer before HTTP is opened
-        // beside it, which would only add a connection to a busy server.
-        if (this.liveOpen && silentWait) {
-          this.fallbackTimer = setTimeout(() => fallBack(false), silentOpenFallbackMs)
-          return
-        }
         this.webSocketMisses++
         if (!this.fallBackAfterMiss()) return
         this.letGo(ws)
         this.endLive(ws)
         this.probe.adopt(ws)
         this.openHttp(token)
-      }
-      this.fallbackTimer = setTimeout(() => fallBack(true), this.options.fallbackAfterMs ?? 1_500)
+      }, this.options.fallbackAfterMs ?? 1_500)
     }
   }
 
