@@ -47,7 +47,9 @@ export interface ConnectionOptions {
   fetchImpl?: typeof fetch
   /**
    * How long a WebSocket may take to open before the HTTP transport starts beside it; the WebSocket keeps its
-   * chance and takes over if it opens. A refused upgrade falls back at once. Default 1,500 ms.
+   * chance and takes over if it opens. A WebSocket that opened but on which the server has not been heard gets four
+   * times as long in all (more often a busy server than a proxy holding every byte). A refused upgrade falls back at
+   * once. Default 1,500 ms.
    */
   fallbackAfterMs?: number
   /**

@@ -27,6 +27,12 @@ type StatusListener = (status: ProviderStatus) => void
 const clientCapabilities = [Capability.Heartbeat, Capability.SaveAck]
 
 /**
+ * A WebSocket that opened but has not been heard gets this many times the fallback delay in all before HTTP is
+ * opened beside it: 6 s by default.
+ */
+const silentOpenFallbackFactor = 4
+
+/**
  * One document's connection to the collab server, kept alive: hello, heartbeat pings, reconnects with backoff and
  * jitter, terminal close codes, save acknowledgements and the status a UI shows. It runs over a WebSocket, or over
  * HTTP long-polling where the network refuses WebSocket ([HT1]): see {@link ConnectionOptions.transports}. What is
@@ -73,6 +79,11 @@ export class Connection {
   private retryTimer: ReturnType<typeof setTimeout> | null = null
   private connectTimer: ReturnType<typeof setTimeout> | null = null
   private fallbackTimer: ReturnType<typeof setTimeout> | null = null
+  /**
+   * Document messages ([SA1]) a transport carried while it was live, kept for one that may become live again: the
+   * WebSocket the HTTP fallback outlasted keeps its chance with the probe, and the server numbers its messages on.
+   */
+  private readonly numberedOn = new WeakMap<Transport, number>()
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null
   private openedAt = 0
   private lastHeardAt = 0
@@ -278,16 +289,25 @@ export class Connection {
     if (this.httpAvailable) {
       // A WebSocket the server has not answered by now may never work: a proxy holding the upgrade, or one that
       // completed it and holds every byte since. HTTP takes over, and this WebSocket keeps its chance beside it.
-      this.fallbackTimer = setTimeout(() => {
+      const fallbackAfterMs = this.options.fallbackAfterMs ?? 1_500
+      const fallBack = (silentWait: boolean) => {
         this.fallbackTimer = null
         if (this.live !== ws || this.liveHeard) return
+        // A socket that opened reached a server that accepted the upgrade: most likely ours, busy (a thousand
+        // clients connecting at once), rarely a proxy holding every byte. It gets longer before HTTP is opened
+        // beside it, which would only add a connection to a busy server.
+        if (this.liveOpen && silentWait) {
+          this.fallbackTimer = setTimeout(() => fallBack(false), (silentOpenFallbackFactor - 1) * fallbackAfterMs)
+          return
+        }
         this.webSocketMisses++
         if (!this.fallBackAfterMiss()) return
         this.letGo(ws)
         this.endLive(ws)
         this.probe.adopt(ws)
         this.openHttp(token)
-      }, this.options.fallbackAfterMs ?? 1_500)
+      }
+      this.fallbackTimer = setTimeout(() => fallBack(true), fallbackAfterMs)
     }
   }
 
@@ -415,6 +435,7 @@ export class Connection {
     this.live = ws
     this.liveOpen = false
     this.liveHeard = false
+    this.saves.resumeNumbering(this.numberedOn.get(ws) ?? 0)
     this.begin(ws, false)
     this.transportMessage(ws, firstMessage)
   }
@@ -549,6 +570,7 @@ export class Connection {
     this.clearFallback()
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     this.heartbeatTimer = null
+    if (wasOpen) this.numberedOn.set(transport, this.saves.numbered)
     this.saves.connectionClosed()
     this.synced = false
     if (wasOpen) this.runChannel('closing the sync', () => this.channel.closed())

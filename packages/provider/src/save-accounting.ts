@@ -24,6 +24,11 @@ export class SaveAccounting {
   /** Local changes that no message on the current connection carries yet; the next sync step 2 will. */
   private changesNotSent = false
 
+  /** Document messages sent on the current connection so far, as the server numbers them. */
+  get numbered(): number {
+    return this.sent
+  }
+
   /** Whether some local change is not yet acknowledged as stored. */
   get unsaved(): boolean {
     return this.changesNotSent || this.lastChangeIn > this.acknowledged
@@ -76,6 +81,19 @@ export class SaveAccounting {
   connectionClosed(): void {
     if (this.lastChangeIn > this.acknowledged) this.changesNotSent = true
     this.sent = 0
+    this.acknowledged = 0
+    this.lastChangeIn = 0
+  }
+
+  /**
+   * The connection goes on over a transport that already carried `alreadyNumbered` document messages before it was
+   * given up as silent (a WebSocket the HTTP fallback outlasted, which the server answered later). The server numbers
+   * that transport's messages on from there, so this does too: starting again from 1 would read the server's count
+   * of the old messages as acknowledging new ones, and report changes as stored before they are. What the old
+   * messages carried rides in the next sync step 2, as after any closed connection.
+   */
+  resumeNumbering(alreadyNumbered: number): void {
+    this.sent = alreadyNumbered
     this.acknowledged = 0
     this.lastChangeIn = 0
   }

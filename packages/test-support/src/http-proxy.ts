@@ -7,9 +7,10 @@ import { connect } from 'node:net'
  * not allow `Upgrade` (the browser sees the WebSocket fail at once). `hang`: accepts the request and never answers,
  * as a proxy that waits for the end of a response that never ends (the WebSocket never opens). `mute`: passes the
  * upgrade and its `101` answer, then holds every byte the server sends (the WebSocket opens, and hears nothing).
- * `allow`: tunnels it.
+ * `hold`: like `mute`, but keeps what it holds and delivers it, and all that follows, on
+ * {@link HttpProxy.release} (a server or middlebox that was slow, not broken). `allow`: tunnels it.
  */
-export type UpgradePolicy = 'refuse' | 'hang' | 'mute' | 'allow'
+export type UpgradePolicy = 'refuse' | 'hang' | 'mute' | 'hold' | 'allow'
 
 /**
  * An HTTP proxy like those of corporate networks that break WebSocket: it forwards plain HTTP requests to one
@@ -28,6 +29,8 @@ export class HttpProxy {
   private readonly server: Server
   private readonly agent = new Agent({ keepAlive: true })
   private readonly sockets = new Set<Socket>()
+  /** Tunnels opened under `hold`: what the server sent, not yet delivered, and how to deliver the rest. */
+  private readonly held = new Set<() => void>()
 
   constructor(
     private readonly targetPort: number,
@@ -48,6 +51,16 @@ export class HttpProxy {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
     this.port = (this.server.address() as AddressInfo).port
     return this
+  }
+
+  /**
+   * Delivers everything held on the tunnels opened under `hold`, in order, and tunnels them from now on; later
+   * upgrades are allowed.
+   */
+  release(): void {
+    this.upgrades = 'allow'
+    for (const deliver of this.held) deliver()
+    this.held.clear()
   }
 
   /** Drops every connection through the proxy, tunnels included (as when a proxy restarts). */
@@ -122,16 +135,35 @@ export class HttpProxy {
     for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`)
     upstream.write(`${lines.join('\r\n')}\r\n\r\n`)
     if (head.length > 0) upstream.write(head)
-    if (this.upgrades === 'mute') {
-      // The 101 answer goes through; nothing after it does.
+    if (this.upgrades === 'mute' || this.upgrades === 'hold') {
+      // The 101 answer goes through; nothing after it does, until a release of a held tunnel.
+      const keep = this.upgrades === 'hold'
+      const kept: Buffer[] = []
+      let released = false
       let seen = ''
       upstream.on('data', (chunk: Buffer) => {
-        if (seen.includes('\r\n\r\n')) return
+        if (released) {
+          socket.write(chunk)
+          return
+        }
+        if (seen.includes('\r\n\r\n')) {
+          if (keep) kept.push(chunk)
+          return
+        }
         const text = chunk.toString('latin1')
         const end = (seen + text).indexOf('\r\n\r\n')
         socket.write(end < 0 ? chunk : chunk.subarray(0, end + 4 - seen.length))
+        if (keep && end >= 0 && end + 4 - seen.length < chunk.length) kept.push(chunk.subarray(end + 4 - seen.length))
         seen += text
       })
+      if (keep) {
+        const deliver = () => {
+          released = true
+          for (const chunk of kept.splice(0)) socket.write(chunk)
+        }
+        this.held.add(deliver)
+        socket.once('close', () => this.held.delete(deliver))
+      }
     } else upstream.pipe(socket)
     socket.pipe(upstream)
     const end = () => {
