@@ -84,6 +84,14 @@ describe('reconnect storm', () => {
     for (const client of all) client.text.insert(client.text.length, `${client.name} was here.\n`)
     await waitFor('every first edit saved', () => all.every((c) => !c.provider.status.unsaved), 30_000)
     await waitFor('every document converged', () => groups.every(groupConverged), 30_000)
+    // A client whose WebSocket the server, busy with a thousand others, did not open in time opens an HTTP session
+    // beside it ([HT1]) and ends it ([HT8] end=1) when the WebSocket answers: once every client is on WebSocket,
+    // one connection per client, or a session or room leaked.
+    await waitFor(
+      'every client on WebSocket',
+      () => all.every((c) => c.provider.status.transport === 'websocket'),
+      45_000,
+    )
     const peak = await health(server.url)
     const peakHeap = await liveHeap(server)
     expect(peak.connections).toBe(all.length)

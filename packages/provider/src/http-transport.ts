@@ -98,16 +98,16 @@ class HttpTransport implements Transport {
     if (this.ended) return
     this.ended = true
     this.abort.abort()
-    // What was queued still goes (the presence removal of a provider being destroyed, say); `keepalive` lets it
+    // A last request ends the session on the server at once ([HT8]: `end=1`), so it does not stay a connection with
+    // this client's presence for the liveness bound (as it would beside the WebSocket the connection moves to).
+    // What was queued goes with it (the presence removal of a provider being destroyed, say); `keepalive` lets it
     // outlive the page, for bodies within the 64 KiB browsers allow it. Its answer is not read: nothing waits for
-    // it, and what it carried without an acknowledgement goes again with the next connection's sync step 2.
-    // Nothing tells the server the session ended: it ends it 6 s after its last request ([HT8]).
+    // it, and what it carried without an acknowledgement goes again with the next connection's sync step 2. Should
+    // it fail, the server ends the session after the liveness bound anyway.
     const last = this.outbox.splice(0)
-    if (last.length > 0) {
-      this.request(last, 0, { last: true, timeoutMs: this.options.sendTimeoutMs ?? 15_000 }).catch((err: unknown) => {
-        console.warn('[collab] the last HTTP request of a session failed', err)
-      })
-    }
+    this.request(last, 0, { last: true, timeoutMs: this.options.sendTimeoutMs ?? 15_000 }).catch((err: unknown) => {
+      if (last.length > 0) console.warn('[collab] the last HTTP request of a session failed', err)
+    })
   }
 
   private poll(): void {
@@ -184,6 +184,7 @@ class HttpTransport implements Transport {
     const url = new URL(this.options.url)
     url.searchParams.set('session', this.session)
     url.searchParams.set('wait', String(wait))
+    if (extra.last) url.searchParams.set('end', '1')
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
     if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`
     const what = wait > 0 ? 'poll' : 'request'

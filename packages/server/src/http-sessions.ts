@@ -29,18 +29,36 @@ export const endedSessionMemoryMs = 60_000
 
 const sessionPattern = /^[A-Za-z0-9_-]{16,64}$/
 
-/** The query of a request ([HT1]): the session and how long it may be held, or what is wrong with it. */
-export function parseHttpSyncQuery(url: string): { session: string; waitMs: number } | { error: string } {
+/** What the query of a request says ([HT1], [HT8]). */
+export interface HttpSyncQuery {
+  session: string
+  /** How long the request may be held while there is nothing to send. */
+  waitMs: number
+  /** `end=1`: the client ends the session with this request ([HT8]). */
+  end: boolean
+}
+
+/** The query of a request ([HT1]): the session, how long it may be held and whether it ends the session. */
+export function parseHttpSyncQuery(url: string): HttpSyncQuery | { error: string } {
   const query = new URLSearchParams(url.split('?')[1] ?? '')
   const session = query.get('session')
   if (session === null || !sessionPattern.test(session)) {
     return { error: 'session must be 16 to 64 characters of A-Z, a-z, 0-9, _ and -' }
   }
+  const end = query.get('end')
+  if (end !== null && end !== '0' && end !== '1') return { error: 'end must be 0 or 1' }
   const wait = query.get('wait')
-  if (wait === null || wait === '') return { session, waitMs: 0 }
-  if (!/^\d{1,9}$/.test(wait)) return { error: 'wait must be a number of milliseconds' }
-  return { session, waitMs: Math.min(Number(wait), maxPollWaitMs) }
+  let waitMs = 0
+  if (wait !== null && wait !== '') {
+    if (!/^\d{1,9}$/.test(wait)) return { error: 'wait must be a number of milliseconds' }
+    waitMs = Math.min(Number(wait), maxPollWaitMs)
+  }
+  // A request that ends its session is answered at once.
+  return { session, waitMs: end === '1' ? 0 : waitMs, end: end === '1' }
 }
+
+/** The close reason of a session its client ended ([HT8]). */
+const endedByClient = 'session ended by the client'
 
 /** The `Authorization: Bearer` token of a request, the only place the HTTP transport takes one from ([HT1]). */
 export function bearerTokenOf(req: IncomingMessage): string | null {
@@ -118,6 +136,12 @@ export class HttpSessions {
     if (session && session.conn.user !== grant.user) {
       return closeAnswer(CloseCode.Forbidden, 'the session belongs to another user')
     }
+    if (query.end && !session) {
+      // Nothing of it here (yet): a request of it that was overtaken by this one must not open it afterwards. What
+      // such a request carried rides in the client's next connection, as after any closed connection ([DU3]).
+      this.remember(key, CloseCode.Normal, endedByClient)
+      return { ok: true, body: new Uint8Array(0) }
+    }
     if (session) {
       // The latest credentials apply, their expiry included ([AU4]).
       session.conn.admit(grant)
@@ -126,7 +150,12 @@ export class HttpSessions {
       if (limit) return this.refused(limit, req)
       session = this.openSession(key, docName, address, grant)
     }
-    return session.channel.request(frames.messages, query.waitMs, request.signal)
+    if (!query.end) return session.channel.request(frames.messages, query.waitMs, request.signal)
+    // Its messages are handled (and stored, as for any request) first; then the session closes like a WebSocket
+    // closed by its client: its presence goes for everyone at once instead of after the liveness bound.
+    const answer = await session.channel.request(frames.messages, 0, request.signal)
+    session.conn.close(CloseCode.Normal, endedByClient)
+    return answer
   }
 
   private openSession(key: string, docName: string, address: string, grant: Extract<AuthResult, { ok: true }>) {

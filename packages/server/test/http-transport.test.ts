@@ -1,6 +1,7 @@
 import {
   Capability,
   decodeMessage,
+  encodeAwareness,
   encodeHello,
   encodeSyncStep1,
   encodeSyncUpdate,
@@ -10,6 +11,7 @@ import { MemoryDocStore } from '@collab/storage'
 import { listenOnLoopback } from '@collab/test-support'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
+import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { createSyncServer, type SyncServerOptions } from '../src/index.js'
 import { stockClient, synced, Teardown, waitFor } from './helpers.js'
@@ -188,6 +190,44 @@ describe('HTTP transport', () => {
     http.stop()
     await waitFor('the HTTP client removed', () => !ws.provider.awareness.getStates().has(id), 5_000)
     await waitFor('the session gone', () => server.sync.connectionCount === 1)
+  })
+
+  it('[HT8] end=1 stores what it carries, ends the session at once (presence too), and an end that overtakes a first request keeps it from opening', async () => {
+    // A long liveness bound: only the end can explain a prompt removal.
+    const server = await startServer({ pingIntervalMs: 1_000, connectionTimeoutMs: 30_000 })
+    const watcher = stockClient(server.url, 'ending', teardown)
+    await synced(watcher)
+    const session = newSessionId()
+    const awareness = new Awareness(new Y.Doc())
+    teardown.defer(() => awareness.destroy())
+    awareness.setLocalStateField('user', { name: 'leaving' })
+    const presence = encodeAwareness(encodeAwarenessUpdate(awareness, [awareness.clientID]))
+    const opened = await postFrames(server.url, 'ending', `session=${session}`, [hello, presence])
+    expect(opened?.status).toBe(200)
+    await waitFor('present', () => watcher.provider.awareness.getStates().has(awareness.clientID))
+    expect(server.sync.connectionCount).toBe(2)
+    const last = await postFrames(server.url, 'ending', `session=${session}&wait=20000&end=1`, [
+      hello,
+      encodeSyncUpdate(insertion(4242, 'said on the way out')),
+    ])
+    // Answered at once, with the acknowledgement of what it carried: the end does not drop the last messages.
+    expect(last?.status).toBe(200)
+    expect(decodeAll(last?.messages ?? []).some((m) => m.type === 'saved')).toBe(true)
+    expect(server.sync.connectionCount).toBe(1)
+    await waitFor('removed for the others', () => !watcher.provider.awareness.getStates().has(awareness.clientID))
+    await waitFor('the text relayed', () => watcher.text.toString() === 'said on the way out')
+    const after = await postFrames(server.url, 'ending', `session=${session}`, [hello])
+    expect(after?.close?.code).toBe(1000)
+
+    // The end arrives before the session's first request (another TCP connection overtook it).
+    const overtaken = newSessionId()
+    const end = await postFrames(server.url, 'ending', `session=${overtaken}&end=1`, [hello])
+    expect(end?.status).toBe(200)
+    const late = await postFrames(server.url, 'ending', `session=${overtaken}`, [hello])
+    expect(late?.close?.code).toBe(1000)
+    expect(server.sync.connectionCount).toBe(1)
+    const bad = await postFrames(server.url, 'ending', `session=${newSessionId()}&end=yes`, [hello])
+    expect(bad).toMatchObject({ status: 400, close: { code: 4400 } })
   })
 
   it('[HT9] [HT10] refusals answer the close code: no token 4401, another document 4403, read-only gets no saved', async () => {
