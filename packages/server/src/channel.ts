@@ -31,4 +31,10 @@ export interface ChannelEvents {
   closed(code: number): void
   /** A transport error; the channel closes afterwards. */
   error(err: Error): void
+  /**
+   * What the peer sent next cannot be read (a message over the size limit, a malformed frame): the channel closes
+   * (1009, 1002, 1007) as soon as this returns. The messages reported before it are handled now, in order, so that
+   * the first of them that closes the connection decides its close code, as on any other read ([SU4]).
+   */
+  unreadable?(): void
 }

@@ -128,6 +128,11 @@ export class Connection implements AwarenessOwner {
     if (!this.isClosed) this.inbound.push(data, bytes)
   }
 
+  /** The channel is about to close for something unreadable the peer sent: what came before it is handled now. */
+  handleWaitingBeforeClose(): void {
+    if (!this.isClosed) this.inbound.deliverAllNow()
+  }
+
   /** The auth hook's grant; the connection's waiting messages are handled from now on. */
   admit(grant?: Extract<AuthResult, { ok: true }>): void {
     if (grant) {

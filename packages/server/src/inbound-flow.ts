@@ -248,6 +248,27 @@ export class InboundFlow {
     }
   }
 
+  /**
+   * Handles every waiting message now, whatever its turn, budget or the send queue say: the channel is about to
+   * close for what the peer sent after them, and they come first ([SU4]). At most what one socket read held, once
+   * per connection. Messages of a connection not yet admitted stay unhandled (the auth hook has not let it in).
+   */
+  deliverAllNow(): void {
+    if (this.stopped || this.hold === 'admission') return
+    this.cancelTimer()
+    this.hold = null
+    while (!this.stopped) {
+      const next = this.inbox[this.head]
+      if (!next) break
+      this.head++
+      this.loop.delivered++
+      this.ownDelivered++
+      this.sink.deliver(next.data, next.bytes)
+    }
+    this.inbox = []
+    this.head = 0
+  }
+
   private overBudgetTooLong(now: number): boolean {
     const total = this.throttledMs + (this.hold === 'budget' ? now - this.throttledSince : 0)
     if (total <= this.limits.maxThrottledMs) return false

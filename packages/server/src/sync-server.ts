@@ -313,6 +313,7 @@ class SyncServerImpl implements SyncServer {
       message: (data, bytes) => conn.receive(data, bytes),
       alive: () => conn.heard(),
       error: (err) => logger.warn({ conn: conn.id, doc: docName, err: err.message }, 'connection error'),
+      unreadable: () => conn.handleWaitingBeforeClose(),
       closed: (code) => {
         conn.channelClosed()
         this.forget(conn)

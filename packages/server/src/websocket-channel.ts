@@ -9,6 +9,13 @@ export function createWebSocketChannel(ws: WebSocket, events: ChannelEvents): Ch
   })
   ws.on('pong', () => events.alive())
   ws.on('error', (err) => events.error(err))
+  // ws closes the socket from its frame parser's error handler, before the 'error' event, while messages parsed
+  // before the bad frame may still wait in the connection's inbox: a listener ahead of ws's own lets them be
+  // handled first. `_receiver` is ws's internal parser (ws 8); without it, the bad frame's close code wins.
+  const receiver = (ws as unknown as { _receiver?: { prependListener(event: 'error', listener: () => void): void } })
+    ._receiver
+  const unreadable = events.unreadable
+  if (unreadable) receiver?.prependListener('error', () => unreadable())
   ws.on('close', (code) => events.closed(code))
   return new WebSocketChannel(ws)
 }

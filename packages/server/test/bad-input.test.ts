@@ -2,6 +2,7 @@ import {
   CloseCode,
   decodeMessage,
   encodeAwareness,
+  encodePing,
   encodeSyncStep1,
   encodeSyncUpdate,
   maxDocNameBytes,
@@ -166,6 +167,17 @@ describe('bad input closes only the sender', () => {
     expect(await sender.waitForClose()).toBe(CloseCode.MessageTooBig)
     expect(roomText(server, 'big')).toBe('')
     await expectStillSyncing(others, 'after big')
+  })
+
+  it('[SU4] [CN3] a bad message before an oversized one in the same read decides the close code, even past a turn', async () => {
+    const server = await startTestServer({ store: new MemoryDocStore(), maxMessageBytes }, teardown)
+    const sender = await RawClient.connect(`${server.url}/order`, teardown)
+    // More messages than one turn handles (64), so the bad update waits for the connection's next turn while ws
+    // parses on and meets the oversized frame of the same socket read: it must still be handled first.
+    for (let i = 0; i < 200; i++) sender.send(encodePing())
+    sender.send(new Uint8Array([0, 2, 0xff, 0xff, 0xff]))
+    sender.send(new Uint8Array(maxMessageBytes + 1))
+    expect(await sender.waitForClose()).toBe(CloseCode.BadMessage)
   })
 
   it('[CN3] a message just under maxMessageBytes is accepted', async () => {
