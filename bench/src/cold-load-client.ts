@@ -9,7 +9,7 @@ import { openStockClient } from './stock-client.js'
 /** What the load generator asks. */
 export type ColdLoadRequest =
   | { type: 'init'; endContent: string }
-  | { type: 'load'; url: string; protocol: WireProtocol; name: string; timeoutMs: number }
+  | { type: 'load'; url: string; protocol: WireProtocol; name: string; timeoutMs: number; expected?: string }
 
 /** What this process answers. */
 export type ColdLoadAnswer =
@@ -39,6 +39,7 @@ class TimedWebSocket extends WebSocket {
  */
 async function load(request: Extract<ColdLoadRequest, { type: 'load' }>): Promise<{ ms: number; receivedMs: number }> {
   largest = { bytes: 0, at: 0 }
+  const expected = request.expected ?? endContent
   const doc = new Y.Doc()
   const text = doc.getText('codemirror')
   let stop: () => void = () => undefined
@@ -50,7 +51,7 @@ async function load(request: Extract<ColdLoadRequest, { type: 'load' }>): Promis
       )
       doc.on('update', () => {
         // Comparing lengths first keeps this check cheap while the document arrives in pieces.
-        if (text.length === endContent.length && text.toString() === endContent) {
+        if (text.length === expected.length && text.toString() === expected) {
           clearTimeout(timer)
           resolve()
         }

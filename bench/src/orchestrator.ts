@@ -39,7 +39,7 @@ import { runOtEcho, runOtPushes } from './workloads/ot.js'
 import { runStorm } from './workloads/reconnect-storm.js'
 import { runRecovery } from './workloads/recovery.js'
 import { runRelay } from './workloads/relay.js'
-import { runScaling } from './workloads/scaling.js'
+import { coldLoadSizes, runColdLoadBySize, runScaling } from './workloads/scaling.js'
 
 const workloads = [
   'ingest',
@@ -200,6 +200,7 @@ const results: RunResults = {
   ot: { pushes: {}, echo: {}, yjsOnly: {} },
   recovery: {},
   scaling: {},
+  coldLoadBySize: {},
   history: {},
   httpTransport: {},
 }
@@ -376,6 +377,36 @@ try {
           log(
             `  round ${round} ours: ${h.versions} versions; list ${h.listFirstMs.toFixed(1)} ms first, then ${h.listMs.toFixed(1)} ms (median); rebuild ${h.rebuildFirstMs.toFixed(1)} ms first (the latest), then ${h.rebuildMs.toFixed(1)} ms median, ${h.rebuildMaxMs.toFixed(1)} ms max over versions spread across the history`,
           )
+      }
+    })
+  }
+  if (selected.has('scaling')) {
+    // Part of workload 13, run here while the load generator still holds the whole trace.
+    await section('scaling-cold-load', async () => {
+      const sizes = coldLoadSizes(plan.scaling.coldLoadUpdates, trace.updates.length)
+      log(
+        `13. scaling: cold load of documents of ${sizes.map((n) => n.toLocaleString('en-US')).join(', ')} updates (the trace's first ones, ingested, then opened by each system's own client on a fresh server)`,
+      )
+      const client = await startColdLoadClient(trace.endContent)
+      try {
+        const runs = results.coldLoadBySize ?? {}
+        results.coldLoadBySize = runs
+        // One unmeasured pass per client library first (the stock y-websocket client on ours, HocuspocusProvider),
+        // so no system pays for compiling the client's code; it also does the ingests the rounds load from.
+        for (const id of ['ours', 'hocuspocus'] as const) {
+          if (comparedSystems.includes(id)) await runColdLoadBySize(ctx, systems[id], client).catch(() => undefined)
+        }
+        for (let round = 1; round <= plan.rounds.scaling; round++) {
+          for (const id of comparedSystems) {
+            const r = await attempt(runs, id, 'cold load by size', () => runColdLoadBySize(ctx, systems[id], client))
+            if (r)
+              log(
+                `  round ${round} ${id}: ${r.sizes.map((s) => `${s.updates.toLocaleString('en-US')} updates ${s.ms.toFixed(1)} ms (received after ${s.receivedMs.toFixed(1)} ms, stored ${formatValue(s.storedBytes, 'bytes')})`).join('; ')}`,
+              )
+          }
+        }
+      } finally {
+        client.close()
       }
     })
   }

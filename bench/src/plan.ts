@@ -68,8 +68,18 @@ export interface Plan {
     afterMs: number
     bucketMs: number
   }
-  /** Rooms of three typing at `keystrokesPerSecond`, at `baseRooms` times each factor (see workloads/scaling.ts). */
-  scaling: { baseRooms: number; factors: number[]; keystrokesPerSecond: number; settleMs: number; windowMs: number }
+  /**
+   * Rooms of three typing at `keystrokesPerSecond`, at `baseRooms` times each factor (see workloads/scaling.ts); then
+   * cold loads of the trace's first `coldLoadUpdates` updates and of the whole trace.
+   */
+  scaling: {
+    baseRooms: number
+    factors: number[]
+    keystrokesPerSecond: number
+    settleMs: number
+    windowMs: number
+    coldLoadUpdates: number[]
+  }
   /**
    * HTTP transport (issue 18, see workloads/http-transport.ts), ours only: `readers` readers of one writer typing
    * `keystrokesPerSecond`, counted over `measureMs` after `warmupMs`, on HTTP and on WebSocket; then `docs` documents
@@ -166,7 +176,14 @@ export const fullPlan: Plan = {
     bucketMs: 500,
   },
   // 400 rooms (2,000 keystrokes and 4,000 deliveries a second) is below what every compared server holds.
-  scaling: { baseRooms: 100, factors: [1, 2, 4], keystrokesPerSecond: 5, settleMs: 1_000, windowMs: 3_000 },
+  scaling: {
+    baseRooms: 100,
+    factors: [1, 2, 4],
+    keystrokesPerSecond: 5,
+    settleMs: 1_000,
+    windowMs: 3_000,
+    coldLoadUpdates: [10_000, 50_000],
+  },
   // 10 keystrokes a second is a fast typist: every one is a poll answered and a new poll per HTTP reader. 50 documents
   // of 4 clients are issue 18's 200 HTTP clients; at 5 keystrokes a second, 750 deliveries a second.
   httpTransport: {
@@ -224,7 +241,7 @@ export const quickPlan: Plan = {
   fastClient: fullPlan.fastClient,
   flood: { ...fullPlan.flood, windowMs: 3_000 },
   recovery: { ...fullPlan.recovery, overloadMs: 3_000, afterMs: 3_000 },
-  scaling: { ...fullPlan.scaling, baseRooms: 50, windowMs: 2_000 },
+  scaling: { ...fullPlan.scaling, baseRooms: 50, windowMs: 2_000, coldLoadUpdates: [1_000, 5_000] },
   httpTransport: { ...fullPlan.httpTransport, measureMs: 3_000, settleMs: 1_000, windowMs: 3_000 },
   ot: { ...fullPlan.ot, windowMs: 3_000, echoMeasureMs: 3_000 },
 }

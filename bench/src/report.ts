@@ -7,7 +7,7 @@ import type { HistoryResult } from './workloads/history.js'
 import type { HttpTransportResult } from './workloads/http-transport.js'
 import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
 import type { RecoveryResult } from './workloads/recovery.js'
-import type { ScalingResult } from './workloads/scaling.js'
+import { type ColdLoadBySizeResult, coldLoadSizes, type ScalingResult } from './workloads/scaling.js'
 
 /** The table's rows, in workload order. */
 export function metricRows(r: RunResults): MetricRow[] {
@@ -250,6 +250,39 @@ function scalingRows(r: RunResults): MetricRow[] {
       runs,
       (x: ScalingResult) =>
         (x.levels[last]?.cpuPer1000Deliveries ?? Number.NaN) / (x.levels[0]?.cpuPer1000Deliveries ?? Number.NaN),
+    ),
+  )
+  const loads = r.coldLoadBySize
+  const sizes = plan.coldLoadUpdates ? coldLoadSizes(plan.coldLoadUpdates, r.trace.updates) : []
+  if (!loads || sizes.length === 0) return rows
+  const at = (x: ColdLoadBySizeResult, n: number) => x.sizes.find((s) => s.updates === n)
+  for (const n of sizes) {
+    rows.push(
+      row(
+        {
+          workload,
+          label: `cold load, connect to synced document, ${n.toLocaleString('en-US')} updates`,
+          unit: 'ms',
+          better: 'lower',
+        },
+        loads,
+        (x: ColdLoadBySizeResult) => at(x, n)?.ms ?? Number.NaN,
+      ),
+    )
+  }
+  const first = sizes[0]!
+  const largest = sizes[sizes.length - 1]!
+  rows.push(
+    row(
+      {
+        workload,
+        label: `growth of cold load per update from ${first.toLocaleString('en-US')} to ${largest.toLocaleString('en-US')} updates (1 = linear)`,
+        unit: 'ratio',
+        better: 'lower',
+      },
+      loads,
+      (x: ColdLoadBySizeResult) =>
+        (at(x, largest)?.ms ?? Number.NaN) / largest / ((at(x, first)?.ms ?? Number.NaN) / first),
     ),
   )
   return rows

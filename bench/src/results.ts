@@ -15,7 +15,7 @@ import type { OtEchoResult, OtPushResult } from './workloads/ot.js'
 import type { StormResult } from './workloads/reconnect-storm.js'
 import type { RecoveryResult } from './workloads/recovery.js'
 import type { RelayResult } from './workloads/relay.js'
-import type { ScalingResult } from './workloads/scaling.js'
+import type { ColdLoadBySizeResult, ScalingResult } from './workloads/scaling.js'
 
 /**
  * A run that threw, or during which a server process died or a connection closed: kept in the results so a
@@ -100,6 +100,8 @@ export interface RunResults {
   recovery: Runs<RecoveryResult>
   /** CPU per delivery at 1x, 2x and 4x the rooms. */
   scaling: Runs<ScalingResult>
+  /** Cold load of the trace's first 10k and 50k updates and of all of it (absent from runs before 2026-12-02). */
+  coldLoadBySize?: Runs<ColdLoadBySizeResult>
   /** Ours only (no peer has an HTTP transport): delivery and cost on HTTP beside WebSocket. */
   httpTransport?: Runs<HttpTransportResult>
 }

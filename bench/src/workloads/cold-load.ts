@@ -25,7 +25,13 @@ export interface ColdLoadResult {
 
 /** The client process of the cold loads. */
 export interface ColdLoadClient {
-  load(url: string, protocol: WireProtocol, name: string): Promise<{ ms: number; receivedMs: number }>
+  /** Opens `name`; done when its text is `expected` (default: the trace's end content). */
+  load(
+    url: string,
+    protocol: WireProtocol,
+    name: string,
+    expected?: string,
+  ): Promise<{ ms: number; receivedMs: number }>
   close(): void
 }
 
@@ -37,9 +43,9 @@ export async function startColdLoadClient(endContent: string): Promise<ColdLoadC
   child.send({ type: 'init', endContent })
   await child.take('ready', 30_000)
   return {
-    async load(url, protocol, name) {
+    async load(url, protocol, name, expected) {
       const timeoutMs = 120_000
-      child.send({ type: 'load', url, protocol, name, timeoutMs })
+      child.send({ type: 'load', url, protocol, name, timeoutMs, expected })
       const answer = await child.take('loaded', timeoutMs + 10_000)
       return { ms: answer.ms, receivedMs: answer.receivedMs }
     },
@@ -57,13 +63,15 @@ export async function runColdLoad(
   spec: SystemSpec,
   historyDir: string,
   client: ColdLoadClient,
+  /** The document's text when the history is not the whole trace's. */
+  expected?: string,
 ): Promise<ColdLoadResult> {
   const dataDir = mkdtempSync(join(ctx.workDir, `${spec.id}-cold-`))
   cpSync(historyDir, dataDir, { recursive: true })
   const bytesBefore = dirBytes(dataDir)
   const server = await startSystem(spec, await freePort(), dataDir)
   try {
-    const { ms, receivedMs } = await client.load(server.url, spec.client.protocol, 'paper')
+    const { ms, receivedMs } = await client.load(server.url, spec.client.protocol, 'paper', expected)
     await server.stop(120_000)
     return { ms, receivedMs, bytesBefore, bytesAfter: dirBytes(dataDir) }
   } finally {

@@ -34,12 +34,23 @@ export const durabilityMethod: Record<string, string> = {
     'the Database extension writes the whole document state, debounced (2 s after the last change, at most 10 s apart); the probe waits until no store is scheduled or running after the last update was applied',
 }
 
+/** What an ingest sends: the whole trace, or its first updates (the cold loads by size of workload 13). */
+export interface IngestInput {
+  updates: readonly Uint8Array[]
+  /** The state vector once all of them are applied: the client waits until the server's state covers it. */
+  finalStateVector: Uint8Array
+}
+
 /**
- * Ingest: one client sends every update of the trace as fast as the socket takes them; the clock runs from the
- * first send until the last update is durably stored.
+ * Ingest: one client sends every update of the trace (or of `input`) as fast as the socket takes them; the clock
+ * runs from the first send until the last update is durably stored.
  */
-export async function runIngest(ctx: BenchContext, spec: SystemSpec): Promise<IngestResult> {
-  const { updates, finalStateVector } = ctx.trace
+export async function runIngest(
+  ctx: BenchContext,
+  spec: SystemSpec,
+  input: IngestInput = ctx.trace,
+): Promise<IngestResult> {
+  const { updates, finalStateVector } = input
   const dataDir = mkdtempSync(join(ctx.workDir, `${spec.id}-ingest-`))
   const server = await startSystem(spec, await freePort(), dataDir)
   try {

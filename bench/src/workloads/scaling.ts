@@ -1,8 +1,11 @@
+import * as Y from 'yjs'
 import type { BenchContext } from '../context.js'
 import { singleInstance, startDeploymentCpuWindow } from '../deployment.js'
 import { inBatches, percentile, sleep } from '../stats.js'
 import type { SystemSpec } from '../systems.js'
 import { TypingRooms } from '../typing-rooms.js'
+import { type ColdLoadClient, runColdLoad } from './cold-load.js'
+import { type IngestInput, runIngest } from './ingest.js'
 
 /** One load level of the scaling curve. */
 export interface ScalingLevel {
@@ -64,4 +67,75 @@ export async function runScaling(ctx: BenchContext, spec: SystemSpec): Promise<S
     typing.stop()
     await deployment.stop()
   }
+}
+
+/** One document size of the cold-load curve. */
+export interface ColdLoadSize {
+  /** The trace's first this many updates. */
+  updates: number
+  /** From creating the system's own client to holding the document (as workload 2). */
+  ms: number
+  /** From creating the client until the document's bytes arrived (the server's share). */
+  receivedMs: number
+  /** The data directory the ingest left, as the server found it. */
+  storedBytes: number
+}
+
+export interface ColdLoadBySizeResult {
+  sizes: ColdLoadSize[]
+}
+
+/** The sizes of the cold-load curve: the plan's, then the whole trace, each at most the trace's length. */
+export function coldLoadSizes(coldLoadUpdates: readonly number[], traceUpdates: number): number[] {
+  const sizes = [...coldLoadUpdates, traceUpdates].map((n) => Math.min(n, traceUpdates))
+  return [...new Set(sizes)].sort((a, b) => a - b)
+}
+
+/** The trace's first `n` updates, with the state vector and text they make; computed once per size. */
+const prefixes = new Map<number, IngestInput & { text: string }>()
+
+function tracePrefix(ctx: BenchContext, n: number): IngestInput & { text: string } {
+  const { trace } = ctx
+  if (n >= trace.updates.length) return { ...trace, text: trace.endContent }
+  const cached = prefixes.get(n)
+  if (cached) return cached
+  const updates = trace.updates.slice(0, n)
+  const doc = new Y.Doc()
+  doc.transact(() => {
+    for (const update of updates) Y.applyUpdate(doc, update)
+  })
+  const prefix = { updates, finalStateVector: Y.encodeStateVector(doc), text: doc.getText('codemirror').toString() }
+  doc.destroy()
+  prefixes.set(n, prefix)
+  return prefix
+}
+
+/** The data directories the ingests of {@link runColdLoadBySize} left, per system and size: each is ingested once. */
+const histories = new Map<string, string>()
+
+/**
+ * Cold load by document size (issue 19's scaling curve): for each size, the trace's first updates ingested as
+ * workload 1 does (one client, as fast as the socket takes them, until durably stored; then a graceful stop; once
+ * per system and size), and the document opened by the system's own client on a freshly started server, as
+ * workload 2 does. The client process must have loaded documents of these sizes before (an unmeasured pass per
+ * client library): its first two loads of a 50,000-update document took 190-220 ms, the next ones 63-75 ms.
+ */
+export async function runColdLoadBySize(
+  ctx: BenchContext,
+  spec: SystemSpec,
+  client: ColdLoadClient,
+): Promise<ColdLoadBySizeResult> {
+  const sizes: ColdLoadSize[] = []
+  for (const n of coldLoadSizes(ctx.plan.scaling.coldLoadUpdates, ctx.trace.updates.length)) {
+    const prefix = tracePrefix(ctx, n)
+    const key = `${spec.id}:${n}`
+    let historyDir = histories.get(key)
+    if (!historyDir) {
+      historyDir = (await runIngest(ctx, spec, prefix)).historyDir
+      histories.set(key, historyDir)
+    }
+    const load = await runColdLoad(ctx, spec, historyDir, client, prefix.text)
+    sizes.push({ updates: n, ms: load.ms, receivedMs: load.receivedMs, storedBytes: load.bytesBefore })
+  }
+  return { sizes }
 }
