@@ -105,17 +105,22 @@ export class InboundFlow {
   push(data: Uint8Array | null, bytes: number): void {
     if (this.stopped) return
     if (this.hold === null && this.waiting === 0) {
-      this.byteBudget.charge(bytes, Date.now())
-      this.countTurn()
-      this.loop.delivered++
-      this.ownDelivered++
-      this.sink.deliver(data, bytes)
+      this.handle(data, bytes, Date.now())
       this.afterDelivery()
       return
     }
     this.inbox.push({ data, bytes })
     // Whatever holds the messages back, the client waits at the socket rather than in this process's memory.
     this.pause()
+  }
+
+  /** Hands one message to the sink, charging its bytes and counting it against the turn and the loop's share. */
+  private handle(data: Uint8Array | null, bytes: number, now: number): void {
+    this.byteBudget.charge(bytes, now)
+    this.countTurn()
+    this.loop.delivered++
+    this.ownDelivered++
+    this.sink.deliver(data, bytes)
   }
 
   /** Counts a message against the current turn; the count starts again in the next task. */
@@ -236,11 +241,7 @@ export class InboundFlow {
         break
       }
       this.head++
-      this.byteBudget.charge(next.bytes, now)
-      this.countTurn()
-      this.loop.delivered++
-      this.ownDelivered++
-      this.sink.deliver(next.data, next.bytes)
+      this.handle(next.data, next.bytes, now)
     }
     if (!this.stopped && this.paused) {
       this.paused = false
@@ -257,13 +258,12 @@ export class InboundFlow {
     if (this.stopped || this.hold === 'admission') return
     this.cancelTimer()
     this.hold = null
+    const now = Date.now()
     while (!this.stopped) {
       const next = this.inbox[this.head]
       if (!next) break
       this.head++
-      this.loop.delivered++
-      this.ownDelivered++
-      this.sink.deliver(next.data, next.bytes)
+      this.handle(next.data, next.bytes, now)
     }
     this.inbox = []
     this.head = 0
