@@ -20,6 +20,7 @@ import { median } from './stats.js'
 import { comparedSystems, oursWithDefaultLimits, type SystemId, type SystemSpec, systems } from './systems.js'
 import { traceUpdates } from './trace-updates.js'
 import { runAwareness } from './workloads/awareness.js'
+import { type BrowserSession, runBrowser, startBrowserSession } from './workloads/browser.js'
 import { runCapacity } from './workloads/capacity.js'
 import { type ClusterServices, clusterLauncher, clusterLayoutLabel, startClusterServices } from './workloads/cluster.js'
 import {
@@ -57,6 +58,7 @@ const workloads = [
   'scaling',
   'history',
   'http-transport',
+  'browser',
 ] as const
 /** The systems with a cluster mode: y-websocket-server has none (each process keeps its own documents). */
 const clusterSystems = ['ours', 'hocuspocus'] as const
@@ -67,6 +69,7 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean' },
     only: { type: 'string' },
     rounds: { type: 'string' },
+    systems: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
@@ -77,6 +80,7 @@ const options = {
   quick: flags.quick ?? fromNpm('quick') === 'true',
   only: flags.only ?? fromNpm('workloads'),
   rounds: flags.rounds ?? fromNpm('rounds'),
+  systems: flags.systems ?? fromNpm('systems'),
   help: flags.help,
 }
 if (options.help) {
@@ -84,7 +88,8 @@ if (options.help) {
   (from the repository root: npm run bench -- --quick --workloads=relay,storm --rounds=1)
   --quick  one repetition, smaller sizes, the bundled sveltecomponent trace (for development)
   --only   run only these workloads (cold-load needs ingest); --workloads=... through npm
-  --rounds repetitions of every workload (default: as planned, 3 for most)`)
+  --rounds repetitions of every workload (default: as planned, 3 for most)
+  --systems measure only these of ${comparedSystems.join(',')} (a partial run, for development)`)
   process.exit(0)
 }
 const basePlan: Plan = options.quick ? quickPlan : fullPlan
@@ -103,6 +108,14 @@ const selected = new Set<Workload>(
   options.only ? (options.only.split(',').map((w) => w.trim()) as Workload[]) : [...workloads],
 )
 for (const w of selected) if (!workloads.includes(w)) throw new RangeError(`Unknown workload ${w}`)
+/** The systems measured: all of them, or those of `--systems`. */
+const compared: readonly SystemId[] = options.systems
+  ? options.systems.split(',').map((id) => {
+      const system = id.trim() as SystemId
+      if (!comparedSystems.includes(system)) throw new RangeError(`Unknown system ${id}: ${comparedSystems.join(', ')}`)
+      return system
+    })
+  : comparedSystems
 if (selected.has('cold-load')) selected.add('ingest')
 
 const benchRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -203,6 +216,7 @@ const results: RunResults = {
   coldLoadBySize: {},
   history: {},
   httpTransport: {},
+  browser: {},
 }
 
 /** Longest one measurement may take before it counts as failed (y-websocket-server's full ingest takes about 70 s). */
@@ -210,7 +224,7 @@ const measurementTimeoutMs = 240_000
 
 const resultsDir = join(benchRoot, 'results')
 // Development runs must not overwrite the day's full results.
-const suffix = plan.quick ? '-quick' : options.only || options.rounds ? '-partial' : ''
+const suffix = plan.quick ? '-quick' : options.only || options.rounds || options.systems ? '-partial' : ''
 /** Server logs written in this run: the first failed measurement of a file replaces what an earlier run left. */
 const serverLogsWritten = new Set<string>()
 
@@ -315,7 +329,7 @@ try {
         `1. ingest: ${trace.updates.length.toLocaleString('en-US')} updates, one client, as fast as the server takes them`,
       )
       for (let round = 1; round <= plan.rounds.ingest; round++) {
-        for (const id of comparedSystems) {
+        for (const id of compared) {
           const r = await attempt(results.ingest, id, 'ingest', () => runIngest(ctx, systems[id]))
           if (!r) continue
           histories.set(id, r.historyDir)
@@ -337,7 +351,7 @@ try {
           if (history) await runColdLoad(ctx, systems[id], history, client).catch(() => undefined)
         }
         for (let round = 1; round <= plan.rounds.coldLoad; round++) {
-          for (const id of comparedSystems) {
+          for (const id of compared) {
             const history = histories.get(id)
             if (!history) continue
             const r = await attempt(results.coldLoad, id, 'cold load', () =>
@@ -394,10 +408,10 @@ try {
         // One unmeasured pass per client library first (the stock y-websocket client on ours, HocuspocusProvider),
         // so no system pays for compiling the client's code; it also does the ingests the rounds load from.
         for (const id of ['ours', 'hocuspocus'] as const) {
-          if (comparedSystems.includes(id)) await runColdLoadBySize(ctx, systems[id], client).catch(() => undefined)
+          if (compared.includes(id)) await runColdLoadBySize(ctx, systems[id], client).catch(() => undefined)
         }
         for (let round = 1; round <= plan.rounds.scaling; round++) {
-          for (const id of comparedSystems) {
+          for (const id of compared) {
             const r = await attempt(runs, id, 'cold load by size', () => runColdLoadBySize(ctx, systems[id], client))
             if (r)
               log(
@@ -422,7 +436,7 @@ try {
         const runs: Runs<Awaited<ReturnType<typeof runRelay>>> = {}
         results.relay[readers] = runs
         for (let round = 1; round <= plan.rounds.relay; round++) {
-          for (const id of [...comparedSystems, 'ws-relay'] as const) {
+          for (const id of [...compared, 'ws-relay'] as const) {
             const r = await attempt(runs, id, 'relay', () => runRelay(ctx, systems[id], readers))
             if (r)
               log(
@@ -440,7 +454,7 @@ try {
         `4. capacity: rooms of 3 (1 typing at ${c.keystrokesPerSecond}/s), doubling from ${c.startRooms} to at most ${c.maxRooms}, until p99 > ${c.p99LimitMs} ms or the server core is saturated`,
       )
       for (let round = 1; round <= plan.rounds.capacity; round++) {
-        for (const id of [...comparedSystems, 'ws-relay'] as const) {
+        for (const id of [...compared, 'ws-relay'] as const) {
           const r = await attempt(results.capacity, id, 'capacity', () => runCapacity(ctx, systems[id]))
           if (r)
             log(
@@ -454,11 +468,11 @@ try {
     await section('idle', async () => {
       log(`5. idle memory: ${plan.idle.rooms} rooms, a small document and one idle client each`)
       for (let round = 1; round <= plan.rounds.idle; round++) {
-        for (const id of [...comparedSystems, 'ws-relay'] as const) {
+        for (const id of [...compared, 'ws-relay'] as const) {
           const r = await attempt(results.idle, id, 'idle memory', () => runIdleMemory(ctx, systems[id]))
           if (r)
             log(
-              `  round ${round} ${id}: per room ${formatValue(r.perRoom.rss, 'bytes')} RSS, ${formatValue(r.perRoom.heapUsed, 'bytes')} heap; after leaving: heap ${formatValue(r.afterLeave.heapUsed - r.baseline.heapUsed, 'bytes')} over baseline, RSS ${formatValue(r.afterLeave.rss - r.baseline.rss, 'bytes')}; unloaded after ${r.unloadMs === null ? 'n/a' : `${Math.round(r.unloadMs)} ms`}`,
+              `  round ${round} ${id}: per room ${formatValue(r.perRoom.rss, 'bytes')} RSS, ${formatValue(r.perRoom.heapUsed, 'bytes')} heap; after leaving: heap ${formatValue(r.afterLeave.heapUsed - r.baseline.heapUsed, 'bytes')} over baseline (objects left by another round ${r.objects ? formatValue(r.objects.after - r.objects.before, 'bytes') : '-'}), RSS ${formatValue(r.afterLeave.rss - r.baseline.rss, 'bytes')}; unloaded after ${r.unloadMs === null ? 'n/a' : `${Math.round(r.unloadMs)} ms`}`,
             )
         }
       }
@@ -470,7 +484,7 @@ try {
         `6. reconnect storm: ${plan.storm.clients} clients in ${plan.storm.rooms} rooms reconnect at once after a restart`,
       )
       for (let round = 1; round <= plan.rounds.storm; round++) {
-        for (const id of comparedSystems) {
+        for (const id of compared) {
           const r = await attempt(results.storm, id, 'storm', () => runStorm(ctx, systems[id]))
           if (r)
             log(
@@ -486,7 +500,7 @@ try {
         `7. awareness: ${plan.awareness.clients} idle clients with cursors in one room, ${plan.awareness.windowMs / 1000} s window`,
       )
       for (let round = 1; round <= plan.rounds.awareness; round++) {
-        for (const id of comparedSystems) {
+        for (const id of compared) {
           const r = await attempt(results.awareness, id, 'awareness', () => runAwareness(ctx, systems[id]))
           if (r)
             log(
@@ -520,7 +534,7 @@ try {
               for (const count of instances) {
                 const runs: Runs<Awaited<ReturnType<typeof runRelay>>> = results.cluster.relay[count] ?? {}
                 results.cluster.relay[count] = runs
-                for (const id of clusterSystems) {
+                for (const id of clusterSystems.filter((system) => compared.includes(system))) {
                   const layout = {
                     launch: clusterLauncher(running, count),
                     writerInstance: 0,
@@ -541,7 +555,7 @@ try {
                 const label = clusterLayoutLabel(layout)
                 const runs: Runs<Awaited<ReturnType<typeof runCapacity>>> = results.cluster.capacity[label] ?? {}
                 results.cluster.capacity[label] = runs
-                for (const id of clusterSystems) {
+                for (const id of clusterSystems.filter((system) => compared.includes(system))) {
                   const r = await attempt(runs, id, `capacity, ${label}`, () =>
                     runCapacity(ctx, systems[id], clusterLauncher(running, layout.instances), layout.placement),
                   )
@@ -568,7 +582,7 @@ try {
         `9. fast client: a stock client sends the first ${plan.fastClient.updates.toLocaleString('en-US')} updates at once, another holds the text (ours with default limits)`,
       )
       for (let round = 1; round <= plan.rounds.fastClient; round++) {
-        for (const id of comparedSystems) {
+        for (const id of compared) {
           const r = await attempt(results.fastClient, id, 'fast client', () =>
             runFastClient(ctx, withDefaultLimits(id)),
           )
@@ -591,7 +605,7 @@ try {
       let flooder = startFlooder()
       try {
         for (let round = 1; round <= plan.rounds.flood; round++) {
-          for (const id of comparedSystems) {
+          for (const id of compared) {
             const r = await attempt(results.flood, id, 'flood', () => runFlood(ctx, withDefaultLimits(id), flooder))
             if (!r) {
               flooder.close()
@@ -643,7 +657,7 @@ try {
         `12. recovery: ${v.rooms} rooms of 3 typing at ${v.keystrokesPerSecond}/s, then ${v.overloadFactor}x as fast for ${v.overloadMs / 1000} s, then latency by ${v.bucketMs} ms of send time for ${v.afterMs / 1000} s`,
       )
       for (let round = 1; round <= plan.rounds.recovery; round++) {
-        for (const id of comparedSystems) {
+        for (const id of compared) {
           const r = await attempt(results.recovery, id, 'recovery', () => runRecovery(ctx, systems[id]))
           if (!r) continue
           const p = (x: { p50Ms: number; p99Ms: number }) => `${x.p50Ms.toFixed(1)}/${x.p99Ms.toFixed(1)}`
@@ -661,7 +675,7 @@ try {
         `13. scaling: rooms of 3 typing at ${c.keystrokesPerSecond}/s at ${c.factors.map((f) => c.baseRooms * f).join(', ')} rooms; server CPU per 1,000 deliveries a second at each`,
       )
       for (let round = 1; round <= plan.rounds.scaling; round++) {
-        for (const id of comparedSystems) {
+        for (const id of compared) {
           const r = await attempt(results.scaling, id, 'scaling', () => runScaling(ctx, systems[id]))
           if (r)
             log(
@@ -691,6 +705,44 @@ try {
         }
       }
     })
+  }
+  if (selected.has('browser')) {
+    let session: BrowserSession | null = null
+    await section(
+      'browser',
+      async () => {
+        const b = plan.browser
+        log(
+          `16. browser: one Chromium tab types ${b.keystrokes} characters ${b.delayMs} ms apart, another (another browser context) timestamps each; ours is our web app, the peers CodeMirror 6 with y-codemirror.next over their stock client`,
+        )
+        const runs = results.browser ?? {}
+        results.browser = runs
+        try {
+          session = await startBrowserSession(ctx)
+        } catch (err) {
+          // No Chromium (or no page): every system's measurement fails with the cause, as any failed measurement.
+          for (const id of compared) {
+            await attempt(runs, id, 'browser', () => Promise.reject(err))
+          }
+          return
+        }
+        try {
+          for (let round = 1; round <= plan.rounds.browser; round++) {
+            for (const id of compared) {
+              const open = session
+              const r = await attempt(runs, id, 'browser', () => runBrowser(ctx, systems[id], open))
+              if (r)
+                log(
+                  `  round ${round} ${id}: keystroke to the other tab p50 ${r.p50Ms.toFixed(1)} ms, p95 ${r.p95Ms.toFixed(1)} ms, max ${r.maxMs.toFixed(1)} ms (${r.keystrokes} keystrokes; tabs' clocks ${r.clockOffsetMs.toFixed(1)} ± ${r.clockUncertaintyMs.toFixed(1)} ms apart, corrected); server ${pct(r.serverCpu)}`,
+                )
+            }
+          }
+        } finally {
+          await session.close()
+        }
+      },
+      () => session?.cpuSeconds() ?? 0,
+    )
   }
 } finally {
   rmSync(workDir, { recursive: true, force: true })

@@ -25,6 +25,7 @@ export interface Plan {
     scaling: number
     /** HTTP transport (ours only). */
     httpTransport: number
+    browser: number
   }
   relay: { readers: number[]; keystrokesPerSecond: number; warmupMs: number; measureMs: number }
   capacity: {
@@ -97,6 +98,11 @@ export interface Plan {
     windowMs: number
   }
   /**
+   * Keystroke to another tab in Chromium (issue 19, see workloads/browser.ts): `keystrokes` characters typed with
+   * real key events `delayMs` apart.
+   */
+  browser: { keystrokes: number; delayMs: number }
+  /**
    * @codemirror/collab clients (issue 15), ours only: `pushClients` lagging clients pushing one-character updates
    * on a `docChars` document, each based on a version up to `maxLag` behind, counted over `windowMs` after
    * `warmupMs`; then `echoClients` clients typing a character every `typeEveryMs`, measured for `echoMeasureMs`
@@ -137,6 +143,7 @@ export const fullPlan: Plan = {
     recovery: 2,
     scaling: 2,
     httpTransport: 2,
+    browser: 3,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 3_000 },
   capacity: {
@@ -197,6 +204,8 @@ export const fullPlan: Plan = {
     settleMs: 2_000,
     windowMs: 5_000,
   },
+  // The e2e latency test's 200 characters, 25 ms apart (a fast typist; Playwright's key events add a little).
+  browser: { keystrokes: 200, delayMs: 25 },
   ot: {
     pushClients: 8,
     docChars: 100_000,
@@ -231,6 +240,7 @@ export const quickPlan: Plan = {
     recovery: 1,
     scaling: 1,
     httpTransport: 1,
+    browser: 1,
   },
   relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 2_000 },
   capacity: { ...fullPlan.capacity, startRooms: 50, maxRooms: 200, windowMs: 1_500, settleMs: 500 },
@@ -244,4 +254,5 @@ export const quickPlan: Plan = {
   scaling: { ...fullPlan.scaling, baseRooms: 50, windowMs: 2_000, coldLoadUpdates: [1_000, 5_000] },
   httpTransport: { ...fullPlan.httpTransport, measureMs: 3_000, settleMs: 1_000, windowMs: 3_000 },
   ot: { ...fullPlan.ot, windowMs: 3_000, echoMeasureMs: 3_000 },
+  browser: { keystrokes: 100, delayMs: 25 },
 }

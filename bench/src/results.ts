@@ -3,6 +3,7 @@ import type { MeasurementHealth } from './health.js'
 import type { Plan } from './plan.js'
 import type { SystemId } from './systems.js'
 import type { AwarenessResult } from './workloads/awareness.js'
+import type { BrowserResult } from './workloads/browser.js'
 import type { CapacityResult } from './workloads/capacity.js'
 import type { ColdLoadResult, StoreLeftResult } from './workloads/cold-load.js'
 import type { FastClientResult } from './workloads/fast-client.js'
@@ -104,6 +105,8 @@ export interface RunResults {
   coldLoadBySize?: Runs<ColdLoadBySizeResult>
   /** Ours only (no peer has an HTTP transport): delivery and cost on HTTP beside WebSocket. */
   httpTransport?: Runs<HttpTransportResult>
+  /** Keystroke to another tab in Chromium, each system with its own editor page (absent before 2026-12-02). */
+  browser?: Runs<BrowserResult>
 }
 
 /** The cause of a failed run: what the watch recorded, or the first line of the error. */

@@ -2,7 +2,7 @@
 // channel (heap after a full GC, documents loaded, "is everything written yet?") without touching the server's
 // own code. Servers that keep such figures to themselves get them from a hook installed here or by their script.
 
-import { getHeapSpaceStatistics } from 'node:v8'
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
 
 /** Hooks a peer's script (or this probe, for the stock y-websocket server) installs on `globalThis`. */
 export interface ProbeHooks {
@@ -13,7 +13,9 @@ export interface ProbeHooks {
 }
 
 /** A question from the load generator. */
-export type ProbeRequest = { id: number; cmd: 'memory'; gc: boolean } | { id: number; cmd: 'flush' | 'rooms' }
+export type ProbeRequest =
+  | { id: number; cmd: 'memory'; gc: boolean; snapshotTo?: string }
+  | { id: number; cmd: 'flush' | 'rooms' }
 
 const hooks = globalThis as typeof globalThis & ProbeHooks
 
@@ -43,7 +45,10 @@ async function answer(request: ProbeRequest): Promise<Record<string, unknown>> {
       const dataHeap = getHeapSpaceStatistics()
         .filter((space) => !space.space_name.startsWith('code_'))
         .reduce((sum, space) => sum + space.space_used_size, 0)
-      return { heapUsed: usage.heapUsed, dataHeap, rss: usage.rss, external: usage.external, gc: Boolean(gc) }
+      // Written to a file by V8 as it walks the heap (building the JSON here would cost the figures taken after it
+      // a hundred MB of resident memory); the load generator reads it (server-process.ts, heapObjects).
+      const snapshot = request.snapshotTo ? writeHeapSnapshot(request.snapshotTo) : null
+      return { heapUsed: usage.heapUsed, dataHeap, snapshot, rss: usage.rss, external: usage.external, gc: Boolean(gc) }
     }
     case 'flush':
       await hooks.__benchFlush?.()

@@ -125,7 +125,6 @@ export async function runCapacity(
       passed: p99Ms <= plan.p99LimitMs && serverCpu < plan.cpuLimit,
     }
   }
-  /** Adds rooms up to `target`; false if the server did not take them within the time allowed. */
   /**
    * Measures the current level; a level that fails is measured again and fails only if that fails too, so a single
    * hiccup (a GC of the load generator) does not end the search. A window in which other processes took a fifth of
@@ -145,21 +144,39 @@ export async function runCapacity(
       if (last) return step
     }
   }
+  /** Set when a step gave up connecting: the rooms not yet started are not added. */
+  let abandoned = false
+  /**
+   * Adds rooms up to `target`; false if the server did not take them within the time allowed. Then the rooms whose
+   * clients are connecting are given as long again to finish (they join the level or are left out), no new ones start.
+   */
   const growTo = async (target: number): Promise<boolean> => {
     const indexes = Array.from({ length: target - rooms.length }, (_, i) => rooms.length + i)
+    abandoned = false
     let timer: NodeJS.Timeout | undefined
+    const growing = inBatches(indexes, 50, async () => {
+      if (!ctx.signal?.aborted && !abandoned) await typing.add(urlFor)
+    })
     const grown = await Promise.race([
-      inBatches(indexes, 50, async () => {
-        if (!ctx.signal?.aborted) await typing.add(urlFor)
-      }).then(() => true),
+      growing.then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), growTimeoutMs)
       }),
     ])
     clearTimeout(timer)
+    if (!grown) {
+      abandoned = true
+      await Promise.race([growing, sleep(growTimeoutMs)])
+    }
     return grown
   }
   let stoppedBy: CapacityResult['stoppedBy'] = 'cap'
+  /** The fewest rooms that failed: by latency or CPU, or because the server could not take them in time. */
+  let failedAt = 0
+  const connectFailed = (target: number) =>
+    ctx.log(
+      `    ${spec.id}: could not connect ${target} rooms within ${growTimeoutMs / 1000} s (${rooms.length} joined)`,
+    )
   try {
     typing.start()
     let target = plan.startRooms
@@ -170,13 +187,15 @@ export async function runCapacity(
         `    ${spec.id}: ${rooms.length} rooms connected (${((performance.now() - growing) / 1000).toFixed(1)} s)`,
       )
       if (!grown) {
-        ctx.log(`    ${spec.id}: could not connect ${target} rooms within ${growTimeoutMs / 1000} s`)
+        connectFailed(target)
         stoppedBy = 'connecting'
+        failedAt = target
         break
       }
       const step = await measureLevel()
       if (!step.passed) {
         stoppedBy = step.p99Ms > plan.p99LimitMs ? 'latency' : 'server cpu'
+        failedAt = target
         break
       }
       if (step.loadgenCpu > 0.9) {
@@ -187,17 +206,25 @@ export async function runCapacity(
       target = Math.min(plan.maxRooms, target * 2)
     }
     // Finer steps: halve the gap between the most rooms that held and the fewest that did not, a few times, going
-    // back down from an overload as well as up (a server must recover once the load drops).
+    // back down from an overload as well as up (a server must recover once the load drops). A level whose rooms
+    // could not all connect in time fails like one over the latency limit; when the first level fails, the search
+    // goes down from it (a layout that holds 150 rooms is not one that holds none).
     let held = steps.filter((s) => s.passed).at(-1)?.rooms ?? 0
-    let failedAt = steps.at(-1)?.passed === false ? steps.at(-1)!.rooms : 0
-    for (let refinement = 0; refinement < refinements && held > 0 && failedAt > 0; refinement++) {
+    for (let refinement = 0; refinement < refinements && failedAt > 0; refinement++) {
       const target = Math.round((held + failedAt) / 2 / refineStep) * refineStep
       if (target <= held || target >= failedAt) break
       if (target < rooms.length) typing.shrinkTo(target)
-      else if (!(await growTo(target))) break
+      else if (!(await growTo(target))) {
+        connectFailed(target)
+        failedAt = target
+        continue
+      }
+      // Rooms that finished joining after a step gave up may leave more than the target: back to it.
+      if (rooms.length > target) typing.shrinkTo(target)
+      // The level is what was measured: rooms still finishing their handshakes may have joined meanwhile.
       const step = await measureLevel()
-      if (step.passed) held = target
-      else failedAt = target
+      if (step.passed) held = step.rooms
+      else failedAt = step.rooms
     }
     // The most rooms of a level whose last measurement passed.
     const verdicts = new Map<number, boolean>()

@@ -23,6 +23,12 @@ export interface IdleMemoryResult {
   afterLeave: MemoryFigures
   /** Time from the last client leaving until the server reported no documents loaded; null if it never did. */
   unloadMs: number | null
+  /**
+   * Bytes of JavaScript objects on the heap (a heap snapshot without V8's compiled code and its metadata) after
+   * every client left, and again after as many rooms as {@link rooms} came and went once more: what opening and
+   * closing documents leaves behind, without the first round's one-time costs (absent before 2026-12-03).
+   */
+  objects?: { before: number; after: number }
 }
 
 /** A few hundred characters of the trace's text, as one update: the "small document" of each room. */
@@ -105,6 +111,18 @@ export async function runIdleMemory(ctx: BenchContext, spec: SystemSpec): Promis
     const unloadMs = await leaveAll()
     await sleep(spec.persistent ? 500 : 1_000)
     const afterLeave = await memoryOf(server)
+    // Heap snapshots only now: writing one grows the process's resident memory by tens of MB that the allocator
+    // keeps, which would distort every resident-memory figure above. The growth between two snapshots around a
+    // second round of rooms is what documents that come and go leave behind.
+    const objectsBefore = await server.heapObjects()
+    await inBatches(
+      Array.from({ length: roomCount }, (_, i) => i),
+      100,
+      (i) => open(`again-${i}`, i),
+    )
+    await leaveAll()
+    await sleep(spec.persistent ? 500 : 1_000)
+    const objectsAfter = await server.heapObjects()
     return {
       rooms: roomCount,
       baseline,
@@ -115,6 +133,7 @@ export async function runIdleMemory(ctx: BenchContext, spec: SystemSpec): Promis
       },
       afterLeave,
       unloadMs,
+      objects: { before: objectsBefore, after: objectsAfter },
     }
   } finally {
     for (const client of clients) client.ws.terminate()
