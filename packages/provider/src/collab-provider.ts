@@ -244,11 +244,14 @@ export class CollabProvider {
     }
   }
 
-  /** Every change, local or received, goes to the local store; except what the store or another tab wrote. */
+  /**
+   * Every change, local or received, goes to the local store; except what the store or another tab wrote. What the
+   * server sent is written in the background: it is not at risk.
+   */
   private readonly onDocUpdateForLocalStore = (update: Uint8Array, origin: unknown): void => {
     const store = this.localStore
     if (!store || origin === store || (this.tabSync !== null && origin === this.tabSync)) return
-    store.write(update)
+    store.write(update, origin === this)
   }
 
   private refuseSetup(problem: string | null): void {

@@ -24,7 +24,10 @@ export type LocalStoreState = 'loading' | 'ready' | 'failed' | 'unavailable' | '
 /** What the UI shows about the local store. */
 export interface LocalStoreStatus {
   state: LocalStoreState
-  /** Whether every change handed to the store is committed to IndexedDB (false while writes are in flight). */
+  /**
+   * Whether every change of this tab handed to the store is committed to IndexedDB (false while such writes are in
+   * flight). Changes received from the server are written in the background and do not count: the server has them.
+   */
   written: boolean
   /** Why it failed, for the console and a tooltip; null when it works. */
   problem: string | null
@@ -41,6 +44,12 @@ export interface LocalStoreOptions extends LocalDatabaseOptions {
   compactMaxDelayMs?: number
   /** Records since the last snapshot that make a compaction due whatever their size. Default 500. */
   maxTailRecords?: number
+  /**
+   * How long changes received from the server may wait to be written, so that one transaction takes all of them
+   * (a tab's own change writes them at once, with it). Default 1,000 ms. They are not at risk meanwhile: the server
+   * has them.
+   */
+  receivedDelayMs?: number
   /** First and longest delay between attempts to reopen a failed store. Defaults 1,000 and 30,000 ms. */
   retryMs?: number
   maxRetryMs?: number
@@ -73,11 +82,15 @@ export class LocalStore {
   private currentStatus: LocalStoreStatus = { state: 'loading', written: true, problem: null }
   /** Updates handed over and not yet in a transaction. */
   private queue: Uint8Array[] = []
-  /** Updates in transactions that have not committed yet. */
-  private inFlight = 0
+  /** Of those, this tab's own (not received): what {@link LocalStoreStatus.written} is about. */
+  private ownQueued = 0
+  /** This tab's own updates in transactions that have not committed yet. */
+  private ownInFlight = 0
   /** A change may be missing from the database (a write failed): the next compaction writes the whole doc. */
   private missing = false
   private flushScheduled = false
+  /** A flush of received updates only, after {@link LocalStoreOptions.receivedDelayMs}. */
+  private receivedTimer: ReturnType<typeof setTimeout> | null = null
   private compactTimer: ReturnType<typeof setTimeout> | null = null
   private compactDueAt = 0
   private compacting = false
@@ -145,10 +158,13 @@ export class LocalStore {
   }
 
   /**
-   * Writes `update` (a change of the Y.Doc, local or received) to the store, with the others of this tick in one
-   * transaction. While the store is not usable it only notes that the database misses something.
+   * Writes `update` (a change of the Y.Doc) to the store: this tab's own at once, with the others of this tick in
+   * one transaction; one `received` from the server within {@link LocalStoreOptions.receivedDelayMs}, with every
+   * other one meanwhile (a remote keystroke would otherwise cost the tab an IndexedDB transaction each, on the main
+   * thread, while its user reads along). While the store is not usable it only notes that the database misses
+   * something.
    */
-  write(update: Uint8Array): void {
+  write(update: Uint8Array, received = false): void {
     if (this.destroyed) return
     const state = this.currentStatus.state
     if (this.retired) return
@@ -157,6 +173,16 @@ export class LocalStore {
       return
     }
     this.queue.push(update)
+    if (received) {
+      if (this.receivedTimer === null && !this.flushScheduled) {
+        this.receivedTimer = setTimeout(() => {
+          this.receivedTimer = null
+          this.flush()
+        }, this.options.receivedDelayMs ?? 1_000)
+      }
+      return
+    }
+    this.ownQueued++
     this.update({ written: false })
     if (this.flushScheduled) return
     this.flushScheduled = true
@@ -191,6 +217,8 @@ export class LocalStore {
     const db = this.db
     this.retired = true
     this.queue = []
+    this.ownQueued = 0
+    this.cancelReceivedTimer()
     const incarnation = this.storedIncarnation
     this.storedIncarnation = null
     if (!db) {
@@ -300,7 +328,9 @@ export class LocalStore {
     }
     this.missing = true
     this.queue = []
-    this.inFlight = 0
+    this.ownQueued = 0
+    this.ownInFlight = 0
+    this.cancelReceivedTimer()
     this.update({ state: 'failed', written: false, problem })
     // Loading must not wait for a database that may never come back.
     this.resolveLoaded({ records: 0 })
@@ -315,12 +345,15 @@ export class LocalStore {
 
   private flush(): void {
     this.flushScheduled = false
+    this.cancelReceivedTimer()
     const db = this.db
     if (this.queue.length === 0 || !db || this.currentStatus.state !== 'ready') return
     const updates = this.queue
+    const own = this.ownQueued
     this.queue = []
+    this.ownQueued = 0
     const merged = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)
-    this.inFlight += updates.length
+    this.ownInFlight += own
     let tx: IDBTransaction
     try {
       tx = db.transaction(['records', 'documents'], 'readwrite')
@@ -343,12 +376,22 @@ export class LocalStore {
     }
     tx.oncomplete = () => {
       if (this.db !== db) return
-      this.inFlight -= updates.length
-      if (this.inFlight === 0 && this.queue.length === 0) this.update({ written: true })
+      this.ownInFlight -= own
+      if (this.allOwnWritten()) this.update({ written: true })
     }
     tx.onabort = () => {
       if (this.db === db) this.failed('writing a change failed', tx.error)
     }
+  }
+
+  private allOwnWritten(): boolean {
+    return this.ownInFlight === 0 && this.ownQueued === 0
+  }
+
+  private cancelReceivedTimer(): void {
+    if (this.receivedTimer === null) return
+    clearTimeout(this.receivedTimer)
+    this.receivedTimer = null
   }
 
   private compactionDue(info: LocalDocumentInfo): boolean {
@@ -443,7 +486,7 @@ export class LocalStore {
           resolve(count)
           return
         }
-        this.update({ state: 'ready', problem: null, written: this.inFlight === 0 && this.queue.length === 0 })
+        this.update({ state: 'ready', problem: null, written: this.allOwnWritten() })
         // Changes made while it ran: written now, or (if a write failed meanwhile) by another compaction.
         if (this.queue.length > 0) this.flush()
         if (this.missing) this.scheduleCompaction()

@@ -2,12 +2,17 @@ import * as Y from 'yjs'
 
 /** The messages tabs exchange, structured-cloned by the BroadcastChannel. */
 type TabMessage =
-  /** A change of the sender's Y.Doc. */
-  | { type: 'update'; update: Uint8Array }
+  /** A change of the sender's Y.Doc. (`from` is absent in builds before 2026-12-03.) */
+  | { type: 'update'; update: Uint8Array; from?: string }
   /** A tab that just joined: its state vector, so the others send what it lacks. */
   | { type: 'hello'; stateVector: Uint8Array; from: string }
-  /** The answer to a hello, for the tab `to` only. */
-  | { type: 'missing'; update: Uint8Array; to: string }
+  /**
+   * What tab `to` lacks, for it only. The answer to a hello carries the answering tab's state vector, so that the
+   * joining tab sends back what it changed before it knew of the answering one; that reply carries none.
+   */
+  | { type: 'missing'; update: Uint8Array; to: string; from?: string; stateVector?: Uint8Array }
+  /** The sender closed: the others stop counting it. */
+  | { type: 'bye'; from: string }
 
 /** The BroadcastChannel's name for a document: one channel per document and origin. */
 export function tabChannelName(docName: string): string {
@@ -22,11 +27,18 @@ export function tabChannelName(docName: string): string {
  *
  * BroadcastChannel delivers only to live tabs of the same origin; a tab that opens later reads the others' edits
  * from the local store, and gets the rest with its hello.
+ *
+ * A tab posts its changes only while it knows of another tab of the document (one that said hello, answered its
+ * own, or sent a change), so that a document open in one tab, the usual case, costs no structured clone and
+ * cross-process message per keystroke. The exchange around a hello carries both state vectors, so what either
+ * tab changed before it knew of the other reaches it all the same.
  */
 export class TabSync {
   private readonly doc: Y.Doc
   private readonly channel: BroadcastChannel | null
   private readonly id = Math.random().toString(36).slice(2)
+  /** The other tabs of this document known to be open (`?` for one of an older build, which never says bye). */
+  private readonly peers = new Set<string>()
   private destroyed = false
 
   constructor(doc: Y.Doc, docName: string) {
@@ -56,6 +68,7 @@ export class TabSync {
     if (this.destroyed || !this.channel) return
     this.destroyed = true
     this.doc.off('update', this.onUpdate)
+    if (this.peers.size > 0) this.post({ type: 'bye', from: this.id })
     this.channel.onmessage = null
     this.channel.close()
   }
@@ -65,15 +78,33 @@ export class TabSync {
     try {
       switch (message.type) {
         case 'update':
+          this.peers.add(message.from ?? '?')
           Y.applyUpdate(this.doc, message.update, this)
           return
         case 'hello': {
+          this.peers.add(message.from)
           const missing = Y.encodeStateAsUpdate(this.doc, message.stateVector)
-          this.post({ type: 'missing', update: missing, to: message.from })
+          this.post({
+            type: 'missing',
+            update: missing,
+            to: message.from,
+            from: this.id,
+            stateVector: Y.encodeStateVector(this.doc),
+          })
           return
         }
-        case 'missing':
-          if (message.to === this.id) Y.applyUpdate(this.doc, message.update, this)
+        case 'missing': {
+          if (message.to !== this.id) return
+          this.peers.add(message.from ?? '?')
+          Y.applyUpdate(this.doc, message.update, this)
+          if (message.stateVector && message.from !== undefined) {
+            const missing = Y.encodeStateAsUpdate(this.doc, message.stateVector)
+            this.post({ type: 'missing', update: missing, to: message.from, from: this.id })
+          }
+          return
+        }
+        case 'bye':
+          this.peers.delete(message.from)
           return
       }
     } catch (err) {
@@ -83,8 +114,8 @@ export class TabSync {
   }
 
   private readonly onUpdate = (update: Uint8Array, origin: unknown): void => {
-    if (origin === this) return
-    this.post({ type: 'update', update })
+    if (origin === this || this.peers.size === 0) return
+    this.post({ type: 'update', update, from: this.id })
   }
 
   private post(message: TabMessage): void {

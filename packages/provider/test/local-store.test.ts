@@ -9,6 +9,7 @@ import {
   listLocalDocuments,
   listRecoveredCopies,
   localDocumentBytes,
+  type ProviderStatus,
   saveStateOf,
 } from '../src/index.js'
 import { createClient, startTestServer, Teardown, type TestServer, waitFor } from './harness.js'
@@ -96,6 +97,38 @@ describe('LocalStore with CollabProvider', () => {
     await waitFor('server', () => tab.provider.status.saved === 'server')
     expect(seen).toEqual(['server', 'none', 'device', 'server'])
     expect(await serverText(server, 'doc')).toBe('x')
+  })
+
+  it('writes what the server sends in the background: no status change per remote keystroke, one record for many', async () => {
+    const server = await startTestServer(teardown)
+    const browser = profile()
+    const reader = openTab(server.url, 'doc', browser, {
+      localStore: { ...browser, receivedDelayMs: 300, compactDelayMs: 60_000, compactMaxDelayMs: 60_000 },
+    })
+    const writer = createClient(server.url, 'doc', teardown)
+    await waitFor('synced', () =>
+      [reader, writer].every((tab) => tab.provider.status.connection === 'synced' && !tab.provider.status.unsaved),
+    )
+    await waitFor('store ready', () => reader.provider.status.localStore?.state === 'ready')
+    const changes: ProviderStatus[] = []
+    reader.provider.onStatus((status) => changes.push(status))
+    for (let i = 0; i < 20; i++) {
+      writer.text.insert(i, 'k')
+      await waitFor('relayed', () => reader.text.length === i + 1)
+    }
+    // Received, not typed here: nothing of it is at risk, so nothing about it is news to the status display.
+    expect(changes.filter((status) => status.localStore?.written === false)).toEqual([])
+    await waitFor('written', async () => {
+      const [info] = await listLocalDocuments(browser)
+      return info !== undefined && info.tailRecords > 0
+    })
+    const [info] = await listLocalDocuments(browser)
+    // 20 keystrokes received within a few hundred ms: a handful of transactions, not one each.
+    expect(info!.tailRecords).toBeLessThanOrEqual(5)
+    reader.provider.destroy()
+    const offline = openTab('ws://127.0.0.1:9', 'doc', browser, { connect: false })
+    await offline.provider.loaded
+    expect(offline.text.toString()).toBe('k'.repeat(20))
   })
 
   it('loads the local copy before the first sync, so the first sync step 1 carries it', async () => {
@@ -299,7 +332,8 @@ describe('LocalStore with CollabProvider', () => {
     const fresh = openTab(url, 'doc', browser)
     await waitFor('synced', () => fresh.provider.status.connection === 'synced')
     expect(fresh.text.toString()).toBe('new document.')
-    expect(await listLocalDocuments(browser)).toHaveLength(1)
+    // What the server sent is written in the background (receivedDelayMs).
+    await waitFor('the new document kept on the device', async () => (await listLocalDocuments(browser)).length === 1)
   })
 
   it('[DL1] a document deleted while open and saved leaves no copy behind', async () => {
