@@ -103,6 +103,8 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
 
 /** What every connection gets without an `authenticate` hook. */
 const openAccess: AuthResult = { ok: true, access: 'write' }
+/** How often the liveness sweep runs a slice of its pass ([LV1]): a pass takes one ping interval. */
+const sweepSliceMs = 50
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
@@ -115,6 +117,8 @@ class SyncServerImpl implements SyncServer {
   /** Every open connection, and the room of those that were admitted. */
   private readonly connections = new Map<Connection, Room | null>()
   private readonly sweepTimer: NodeJS.Timeout
+  /** The current pass of {@link SyncServer.sweepConnections}: its connections, and the next slice's number. */
+  private readonly sweep: { pass: Connection[]; tick: number } = { pass: [], tick: 0 }
   private readonly loop = new LoopShare()
   private readonly http: HttpSessions
   private closing: Promise<void> | null = null
@@ -164,7 +168,8 @@ class SyncServerImpl implements SyncServer {
       },
     )
     this.versions.attach((name, use) => this.withRoom(name, (room) => use(room.versions)))
-    this.sweepTimer = setInterval(() => this.sweepConnections(), options.pingIntervalMs)
+    const slices = Math.max(1, Math.round(options.pingIntervalMs / sweepSliceMs))
+    this.sweepTimer = setInterval(() => this.sweepConnections(slices), options.pingIntervalMs / slices)
     this.sweepTimer.unref()
     const server = this
     this.http = new HttpSessions({
@@ -412,17 +417,28 @@ class SyncServerImpl implements SyncServer {
   }
 
   /**
-   * Probes every connection and ends those that died ([LV1]), whose credentials expired ([AU4]) or that stopped
-   * reading what is sent to them ([LM6]).
+   * Probes the next `1/slices` of the connections and ends those that died ([LV1]), whose credentials expired
+   * ([AU4]) or that stopped reading what is sent to them ([LM6]). It runs `slices` times per ping interval, so every
+   * connection is looked at once per interval, and the work is spread over it: one pass over everyone at once took
+   * 11-25 ms at 800 silent connections (pings and then their pongs in one burst), a stall every other client's
+   * keystrokes waited behind.
    */
-  private sweepConnections(): void {
+  private sweepConnections(slices: number): void {
     const now = Date.now()
     const policy = {
       connectionTimeoutMs: this.options.connectionTimeoutMs,
       maxQueuedBytes: this.options.limits.maxQueuedBytes,
       queueStallMs: this.options.limits.queueStallMs,
     }
-    for (const conn of this.connections.keys()) {
+    // A pass looks at the connections there were when it started, a slice per tick; one that joined since is new
+    // (and alive) and waits for the next pass, one that left is skipped.
+    if (this.sweep.tick === 0) this.sweep.pass = [...this.connections.keys()]
+    const { pass, tick } = this.sweep
+    this.sweep.tick = (tick + 1) % slices
+    const end = Math.ceil((pass.length * (tick + 1)) / slices)
+    for (let i = Math.ceil((pass.length * tick) / slices); i < end; i++) {
+      const conn = pass[i]!
+      if (!this.connections.has(conn)) continue
       switch (judgeConnection(conn, now, policy)) {
         case 'dead':
           this.options.logger.info(
@@ -527,6 +543,7 @@ class SyncServerImpl implements SyncServer {
 
   private async shutdown(): Promise<void> {
     clearInterval(this.sweepTimer)
+    this.sweep.pass = []
     const open = [...this.connections.keys()]
     const allClosed = Promise.all(open.map((conn) => conn.whenClosed))
     for (const conn of open) conn.close(CloseCode.GoingAway, 'server shutting down')

@@ -158,4 +158,27 @@ describe('liveness', () => {
     expect(alive.isOpen).toBe(true)
     expect(server.sync.connectionCount).toBe(1)
   })
+
+  it('[LV1] pings silent connections spread over the interval, each about once per interval', async () => {
+    // One pass over everyone at once (pings, then a burst of pongs) stalled every other client's keystrokes for
+    // 11-25 ms at 800 silent connections; a slice runs every 50 ms instead.
+    const server = await startTestServer({ store: new MemoryDocStore(), pingIntervalMs: 1_000 }, teardown)
+    const clients = await Promise.all(
+      Array.from({ length: 40 }, () => RawClient.connect(`${server.url}/spread`, teardown)),
+    )
+    const pings: number[][] = clients.map(() => [])
+    clients.forEach((client, i) => {
+      client.ws.on('ping', () => pings[i]!.push(Date.now()))
+    })
+    await new Promise((resolve) => setTimeout(resolve, 4_500))
+    const all = pings.flat().sort((a, b) => a - b)
+    // Each connection is looked at once per interval and probed once silent for an interval (a pong counts as heard
+    // from): first within its first 2 s, then every second or second interval: 2 to 4 times in 4.5 s.
+    for (const times of pings) expect(times.length).toBeGreaterThanOrEqual(2)
+    for (const times of pings) expect(times.length).toBeLessThanOrEqual(4)
+    // 40 connections in 20 slices: 2 per slice, never all of them in the same 100 ms.
+    let most = 0
+    for (const at of all) most = Math.max(most, all.filter((t) => t >= at && t < at + 100).length)
+    expect(most).toBeLessThanOrEqual(12)
+  })
 })

@@ -296,6 +296,28 @@ describe('LevelDocStore on disk', () => {
     expect(records.map(([key, value]) => [key, value[0]])).toEqual([[recordKey('doc', 600), recordKind.snapshot]])
   })
 
+  it('hands LevelDB no new options object per batch (abstract-level copies it into every operation)', async () => {
+    // A fresh `{ sync }` per batch made those copies survive into V8's old generation: a mark-compact every few
+    // seconds at 400 rooms typing, each a 20-40 ms stall for every client (bench/README.md, scaling).
+    for (const sync of [false, true]) {
+      const store = await LevelDocStore.open({ path: tempDir(), sync })
+      const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db
+      const seen: unknown[] = []
+      const batch = db.batch.bind(db)
+      db.batch = ((ops: never, options?: unknown) => {
+        seen.push(options)
+        return batch(ops, options as never)
+      }) as typeof db.batch
+      const source = new UpdateSource()
+      for (let i = 0; i < 5; i++) await Promise.all(['a', 'b'].map((name) => store.append(name, source.insert(0, `${i}`))))
+      await store.close()
+      expect(seen.length).toBeGreaterThanOrEqual(5)
+      if (!sync) expect(seen.every((options) => options === undefined)).toBe(true)
+      else expect(new Set(seen).size).toBe(1)
+      if (sync) expect(seen[0]).toEqual({ sync: true })
+    }
+  })
+
   it('cannot open a directory another handle has open', async () => {
     const path = tempDir()
     await openStore(path)
