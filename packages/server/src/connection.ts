@@ -79,8 +79,16 @@ export class Connection implements AwarenessOwner {
     return this.isClosed
   }
 
-  /** Last time anything arrived from the client (a message, a pong), or its send queue drained. */
+  /**
+   * Last time anything arrived from the client (a message, a pong), or its send queue drained. While this server
+   * does not read the socket (its messages are held back: admission, budget, turn, send queue), nothing could
+   * arrive, so that time is not silence: it counts as heard, and the liveness timeout ([LV1]) runs from when
+   * reading resumed. Under overload, paused readers whose pongs sat unread were terminated as dead (1006) and
+   * reconnected, adding load to a saturated server.
+   */
   get lastSeen(): number {
+    if (this.inbound.readingPaused) this.lastSeenAt = Date.now()
+    else if (this.inbound.resumedAt > this.lastSeenAt) this.lastSeenAt = this.inbound.resumedAt
     return this.lastSeenAt
   }
 

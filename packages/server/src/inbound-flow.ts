@@ -96,6 +96,14 @@ export class InboundFlow {
     return this.hold === 'turn' && this.waiting > 0 && !this.othersActive()
   }
 
+  /** Whether the channel is not being read (something holds its messages back): the peer cannot be heard. */
+  get readingPaused(): boolean {
+    return this.paused
+  }
+
+  /** When reading last resumed after a pause (0: never paused). */
+  resumedAt = 0
+
   /** Messages waiting in the inbox. */
   get waiting(): number {
     return this.inbox.length - this.head
@@ -245,6 +253,7 @@ export class InboundFlow {
     }
     if (!this.stopped && this.paused) {
       this.paused = false
+      this.resumedAt = Date.now()
       this.channel.resumeReading()
     }
   }

@@ -112,6 +112,31 @@ describe('[AU1] authentication before anything is handled', () => {
     expect(requests).toEqual([])
   })
 
+  it('[LV1] a connection the server does not read meanwhile (a slow hook) is not judged dead for being silent', async () => {
+    // While its messages wait, the server does not read the socket, so it cannot hear the client's pongs either.
+    // Counting that as silence terminated live clients (1006) whenever something held them back longer than the
+    // timeout: under overload, hundreds at once.
+    const server = await startTestServer(
+      {
+        store: new MemoryDocStore(),
+        pingIntervalMs: 100,
+        connectionTimeoutMs: 400,
+        authenticate: () => new Promise<AuthResult>((resolve) => setTimeout(() => resolve(writer), 1_500)),
+      },
+      teardown,
+    )
+    const client = await RawClient.connect(`${server.url}/held`, teardown)
+    const source = new UpdateSource(teardown)
+    client.send(encodeSyncUpdate(source.type('kept')))
+    client.send(encodeSyncStep1(new Uint8Array([0])))
+    await waitFor('the answer after the hook decided', () => client.messagesOf('sync-step-2').length === 1, 5_000)
+    expect(client.isOpen).toBe(true)
+    expect(roomText(server, 'held')).toBe('kept')
+    // Reading again, it is judged as any other: a live client that answers pings stays.
+    await new Promise((resolve) => setTimeout(resolve, 800))
+    expect(client.isOpen).toBe(true)
+  })
+
   it('[AU1] messages sent while a slow hook decides are handled afterwards, in order', async () => {
     let decide: (result: AuthResult) => void = () => undefined
     const decision = new Promise<AuthResult>((resolve) => {
