@@ -40,7 +40,7 @@ function oursArgs(extra: readonly string[]): SystemSpec['args'] {
   return (port, dataDir) => [
     ...['--host', '127.0.0.1', '--port', String(port), '--data', dataDir],
     // warn: the peers log nothing per connection either.
-    ...['--log-level', 'warn'],
+    ...['--log-level', process.env.BENCH_OURS_LOG_LEVEL ?? 'warn'],
     ...extra,
   ]
 }

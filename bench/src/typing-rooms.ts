@@ -60,8 +60,10 @@ export class TypingRooms {
         room.writer.sendUpdate(this.keystrokes.update(clock))
         this.onSent(room.readers.length, now)
         room.due += this.intervalMs
-        // A load generator that fell behind skips the backlog instead of bursting it.
-        if (room.due < now) room.due = now + this.intervalMs
+        // A load generator that fell behind skips the backlog instead of bursting it, in whole intervals: every
+        // room keeps its phase. (Moving every late room to now + interval put all of them on the same tick after a
+        // stall of the load generator, a burst that then recurred every interval.)
+        if (room.due < now) room.due += Math.ceil((now - room.due) / this.intervalMs) * this.intervalMs
       }
       this.timer = setTimeout(tick, 2)
     }
