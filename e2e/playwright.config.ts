@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test'
-import { findChromium } from '../scripts/chromium.mjs'
+import { chromiumArgs, findChromium } from '../scripts/chromium.mjs'
 
 const executablePath = process.env.CHROMIUM_PATH || findChromium()
 
@@ -19,14 +19,7 @@ export default defineConfig({
     launchOptions: {
       executablePath,
       // Without these, Chromium keeps trying to reach Google's hosts, which this network refuses (STACK.md trap 10).
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: [...chromiumArgs],
     },
   },
 })

@@ -1,22 +1,5 @@
 import type { Page } from '@playwright/test'
-
-const clock = (page: Page) => page.evaluate(() => performance.timeOrigin + performance.now())
-
-/**
- * How far tab B's clock is ahead of tab A's. Chromium's clocks disagree across renderer processes by several ms,
- * so estimate the offset NTP-style: read A, B, A in a row and keep the sample with the shortest bracket.
- */
-export async function clockOffset(a: Page, b: Page): Promise<{ offset: number; uncertainty: number }> {
-  let best = { offset: 0, uncertainty: Number.POSITIVE_INFINITY }
-  for (let i = 0; i < 30; i++) {
-    const before = await clock(a)
-    const other = await clock(b)
-    const after = await clock(a)
-    const uncertainty = (after - before) / 2
-    if (uncertainty < best.uncertainty) best = { offset: other - (before + after) / 2, uncertainty }
-  }
-  return best
-}
+import { clockOffset } from '../../scripts/chromium.mjs'
 
 /**
  * Starts recording, in the page, the time and the text's length after every change of its document. Unlike a count

@@ -3,17 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { waitFor } from '@collab/test-support'
 import { type BrowserContext, chromium, type Page } from '@playwright/test'
-import { findChromium } from '../../scripts/chromium.mjs'
-
-/** The flags every test browser gets (playwright.config.ts): Chromium must not try to reach Google's hosts. */
-const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
+import { chromiumArgs, findChromium } from '../../scripts/chromium.mjs'
 
 /**
  * A browser profile on disk (its IndexedDB, its service workers, its HTTP cache), which survives the browser: a
@@ -30,7 +20,7 @@ export class BrowserProfile {
     const executablePath = process.env.CHROMIUM_PATH || findChromium()
     this.context = await chromium.launchPersistentContext(this.dir, {
       ...(executablePath && { executablePath }),
-      args: chromiumArgs,
+      args: [...chromiumArgs],
       baseURL: this.baseURL,
       serviceWorkers: 'allow',
     })

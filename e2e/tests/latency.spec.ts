@@ -1,23 +1,6 @@
 import type { Page } from '@playwright/test'
+import { clockOffset } from '../../scripts/chromium.mjs'
 import { expect, test } from '../support/fixtures.js'
-
-const clock = (page: Page) => page.evaluate(() => performance.timeOrigin + performance.now())
-
-/**
- * How far tab B's clock is ahead of tab A's. Chromium's clocks disagree across renderer processes by several
- * ms, so estimate the offset NTP-style: read A, B, A in a row and keep the sample with the shortest bracket.
- */
-async function clockOffset(a: Page, b: Page): Promise<{ offset: number; uncertainty: number }> {
-  let best = { offset: 0, uncertainty: Number.POSITIVE_INFINITY }
-  for (let i = 0; i < 30; i++) {
-    const before = await clock(a)
-    const other = await clock(b)
-    const after = await clock(a)
-    const uncertainty = (after - before) / 2
-    if (uncertainty < best.uncertainty) best = { offset: other - (before + after) / 2, uncertainty }
-  }
-  return best
-}
 
 // A measurement, not a timing assertion (timing goals live in bench/): keystroke in tab A to the change applied
 // in tab B, over 200 real key presses, timed in the browser and corrected for the offset between the tabs' clocks.

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { dirname, extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
-import { findChromium } from '../../../scripts/chromium.mjs'
+import { chromiumArgs, clockOffset, findChromium } from '../../../scripts/chromium.mjs'
 import type { BenchContext } from '../context.js'
 import { singleInstance } from '../deployment.js'
 import { benchCpuSeconds, startCpuWindow, treeCpuSeconds } from '../proc-stats.js'
@@ -71,14 +71,7 @@ export async function startBrowserSession(ctx: BenchContext): Promise<BrowserSes
   const childrenBefore = new Set(childPids())
   const browser = await chromium.launch({
     executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: [...chromiumArgs],
   })
   const { port } = server.address() as AddressInfo
   // Chromium is the child this process gained by launching it (Debian's /usr/bin/chromium is a script that execs it).
@@ -202,23 +195,6 @@ async function recordLengths(page: Page): Promise<void> {
 
 const lengthSamples = (page: Page) =>
   page.evaluate(() => (globalThis as unknown as EditorWindow).lengthSamples ?? ([] as Array<[number, number]>))
-const clock = (page: Page) => page.evaluate(() => performance.timeOrigin + performance.now())
-
-/**
- * How far tab B's clock is ahead of tab A's: Chromium's clocks disagree across renderer processes by several ms,
- * so it is estimated NTP-style (A, B, A in a row, keeping the sample with the shortest bracket).
- */
-async function clockOffset(a: Page, b: Page): Promise<{ offset: number; uncertainty: number }> {
-  let best = { offset: 0, uncertainty: Number.POSITIVE_INFINITY }
-  for (let i = 0; i < 30; i++) {
-    const before = await clock(a)
-    const other = await clock(b)
-    const after = await clock(a)
-    const uncertainty = (after - before) / 2
-    if (uncertainty < best.uncertainty) best = { offset: other - (before + after) / 2, uncertainty }
-  }
-  return best
-}
 
 /**
  * One measurement: a fresh server of `spec`, two tabs on a new document, `keystrokes` characters typed at the end

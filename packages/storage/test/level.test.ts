@@ -309,7 +309,8 @@ describe('LevelDocStore on disk', () => {
         return batch(ops, options as never)
       }) as typeof db.batch
       const source = new UpdateSource()
-      for (let i = 0; i < 5; i++) await Promise.all(['a', 'b'].map((name) => store.append(name, source.insert(0, `${i}`))))
+      for (let i = 0; i < 5; i++)
+        await Promise.all(['a', 'b'].map((name) => store.append(name, source.insert(0, `${i}`))))
       await store.close()
       expect(seen.length).toBeGreaterThanOrEqual(5)
       if (!sync) expect(seen.every((options) => options === undefined)).toBe(true)
