@@ -46,6 +46,8 @@ export class Connection implements AwarenessOwner {
   private readonly inbound: InboundFlow
   private readonly acks: SaveAcks
   private lastSeenAt = Date.now()
+  /** When the last probe was sent that was not answered at the time (see {@link Connection.probe}). */
+  private probedAt = 0
   private capabilitySet: ReadonlySet<string> = new Set()
   private accessGranted: Access = 'write'
   private userName: string | undefined
@@ -251,8 +253,19 @@ export class Connection implements AwarenessOwner {
   }
 
   /** Sends a liveness probe (a WebSocket ping frame). */
-  probe(): void {
+  probe(now = Date.now()): void {
+    // The first probe the client has not answered yet is the one its silence is measured against.
+    if (!this.probeUnanswered) this.probedAt = now
     this.channel.probe()
+  }
+
+  /** When the oldest probe not answered yet was sent; 0 when none was. */
+  get unansweredProbeAt(): number {
+    return this.probeUnanswered ? this.probedAt : 0
+  }
+
+  private get probeUnanswered(): boolean {
+    return this.probedAt > this.lastSeen
   }
 
   /** Closes with a code the client can read; the room forgets the connection at once, not after the handshake. */

@@ -117,8 +117,12 @@ class SyncServerImpl implements SyncServer {
   /** Every open connection, and the room of those that were admitted. */
   private readonly connections = new Map<Connection, Room | null>()
   private readonly sweepTimer: NodeJS.Timeout
-  /** The current pass of {@link SyncServer.sweepConnections}: its connections, and the next slice's number. */
-  private readonly sweep: { pass: Connection[]; tick: number } = { pass: [], tick: 0 }
+  /** The current pass of {@link SyncServer.sweepConnections}: its connections, the next to look at, its start. */
+  private readonly sweep: { pass: Connection[]; next: number; startedAt: number } = {
+    pass: [],
+    next: 0,
+    startedAt: Number.NEGATIVE_INFINITY,
+  }
   private readonly loop = new LoopShare()
   private readonly http: HttpSessions
   private closing: Promise<void> | null = null
@@ -427,17 +431,25 @@ class SyncServerImpl implements SyncServer {
     const now = Date.now()
     const policy = {
       connectionTimeoutMs: this.options.connectionTimeoutMs,
+      probeAnswerMs: this.options.pingIntervalMs,
       maxQueuedBytes: this.options.limits.maxQueuedBytes,
       queueStallMs: this.options.limits.queueStallMs,
     }
-    // A pass looks at the connections there were when it started, a slice per tick; one that joined since is new
-    // (and alive) and waits for the next pass, one that left is skipped.
-    if (this.sweep.tick === 0) this.sweep.pass = [...this.connections.keys()]
-    const { pass, tick } = this.sweep
-    this.sweep.tick = (tick + 1) % slices
-    const end = Math.ceil((pass.length * (tick + 1)) / slices)
-    for (let i = Math.ceil((pass.length * tick) / slices); i < end; i++) {
-      const conn = pass[i]!
+    // A pass looks at the connections there were when it started, one slice per tick; one that joined since is new
+    // (and alive) and waits for the next pass, one that left is skipped. How far a pass has come follows the clock,
+    // not the count of ticks: on a saturated server the timer fires late (2-13 times a second instead of 20), and a
+    // pass counted in ticks then took 4-25 s instead of one interval.
+    const interval = this.options.pingIntervalMs
+    const sweep = this.sweep
+    if (sweep.next >= sweep.pass.length && now - sweep.startedAt >= interval) {
+      sweep.pass = [...this.connections.keys()]
+      sweep.next = 0
+      sweep.startedAt = now
+    }
+    const share = Math.min(1, (now - sweep.startedAt + interval / slices) / interval)
+    const end = Math.min(sweep.pass.length, Math.ceil(sweep.pass.length * share))
+    for (; sweep.next < end; sweep.next++) {
+      const conn = sweep.pass[sweep.next]!
       if (!this.connections.has(conn)) continue
       switch (judgeConnection(conn, now, policy)) {
         case 'dead':
@@ -463,7 +475,7 @@ class SyncServerImpl implements SyncServer {
           // Only what has been silent for a sweep interval is probed: a connection heard from since is known alive,
           // and our clients' own heartbeats keep theirs that way, so an idle room costs the sweep a comparison per
           // connection, not a ping frame each ([LV1]).
-          if (now - conn.lastSeen >= this.options.pingIntervalMs) conn.probe()
+          if (now - conn.lastSeen >= this.options.pingIntervalMs) conn.probe(now)
       }
     }
   }
