@@ -87,6 +87,13 @@ describe('clients on two instances (Redis relay, PostgreSQL store)', () => {
       const crossed = await waitFor('the presence to cross instances', seesLeaving, crossInstanceMs)
       report('presence of a client on instance a seen on instance b', crossed)
       expect(staying.provider.awareness.getStates().get(leaving.doc.clientID)).toEqual({ name: 'leaving-' })
+      // The other way crosses on its own: staying's state reaches instance a through the relay, a few ms apart from
+      // the first (a full test run once checked it too early).
+      await waitFor(
+        'the presence to cross the other way',
+        () => leaving.provider.awareness.getStates().has(staying.doc.clientID),
+        crossInstanceMs,
+      )
       expect(leaving.provider.awareness.getStates().get(staying.doc.clientID)).toEqual({ name: 'staying-' })
 
       leaving.destroy()
