@@ -89,9 +89,8 @@ export class Connection implements AwarenessOwner {
    * reconnected, adding load to a saturated server.
    */
   get lastSeen(): number {
-    if (this.inbound.readingPaused) this.lastSeenAt = Date.now()
-    else if (this.inbound.resumedAt > this.lastSeenAt) this.lastSeenAt = this.inbound.resumedAt
-    return this.lastSeenAt
+    if (this.inbound.readingPaused) return Date.now()
+    return Math.max(this.lastSeenAt, this.inbound.resumedAt)
   }
 
   get access(): Access {

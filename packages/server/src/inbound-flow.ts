@@ -55,6 +55,7 @@ export class InboundFlow {
   private head = 0
   private hold: InboundHold | null = 'admission'
   private paused = false
+  private lastResumedAt = 0
   private timer: { kind: 'timeout'; handle: NodeJS.Timeout } | { kind: 'immediate'; handle: NodeJS.Immediate } | null =
     null
   private throttledSince = 0
@@ -102,7 +103,9 @@ export class InboundFlow {
   }
 
   /** When reading last resumed after a pause (0: never paused). */
-  resumedAt = 0
+  get resumedAt(): number {
+    return this.lastResumedAt
+  }
 
   /** Messages waiting in the inbox. */
   get waiting(): number {
@@ -253,7 +256,7 @@ export class InboundFlow {
     }
     if (!this.stopped && this.paused) {
       this.paused = false
-      this.resumedAt = Date.now()
+      this.lastResumedAt = Date.now()
       this.channel.resumeReading()
     }
   }

@@ -16,9 +16,9 @@ export interface LivenessPolicy {
 export type LivenessVerdict = 'dead' | 'expired' | 'not-reading' | 'alive'
 
 /**
- * Decides the fate of one connection at a sweep ([LV1], [AU4], [LM6]): silent for longer than the timeout (it is
- * terminated) with a probe unanswered, credentials expired (closed with 4401), a send queue that stayed over its bound (dropped), or alive
- * (probed again). A pure function of the connection's timestamps, so it is exact under test.
+ * Decides the fate of one connection at a sweep ([LV1], [AU4], [LM6]): silent for longer than the timeout with a
+ * probe unanswered (it is terminated), credentials expired (closed with 4401), a send queue that stayed over its
+ * bound (dropped), or alive (probed again). A pure function of the connection's timestamps, so it is exact under test.
  */
 export function judgeConnection(conn: Connection, now: number, policy: LivenessPolicy): LivenessVerdict {
   if (conn.sendQueueStalled(now, policy.maxQueuedBytes, policy.queueStallMs)) return 'not-reading'
