@@ -319,6 +319,46 @@ describe('LevelDocStore on disk', () => {
     }
   })
 
+  it('runs compactions one at a time, each in its own batch, and asks LevelDB to reclaim space one range at a time', async () => {
+    // Hundreds of rooms reach the threshold in the same second after a burst of typing; their deletions in one batch
+    // held the event loop for as long as LevelDB took to prepare it (1-3 us per operation, on the main thread).
+    const path = tempDir()
+    const store = await LevelDocStore.open({ path })
+    const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db
+    const names = Array.from({ length: 8 }, (_, i) => `doc-${i}`)
+    const sources = names.map(() => new UpdateSource())
+    for (let i = 0; i < 20; i++)
+      await Promise.all(names.map((name, d) => store.append(name, sources[d]!.insert(0, `${i % 10}`))))
+    const batches: string[][] = []
+    const batch = db.batch.bind(db)
+    db.batch = ((ops: Array<{ type: string; key: string }>, options?: unknown) => {
+      batches.push(ops.filter((op) => op.type === 'del' && op.key.startsWith('d\u0000')).map((op) => op.key))
+      return batch(ops as never, options as never)
+    }) as typeof db.batch
+    let running = 0
+    let mostAtOnce = 0
+    const compactRange = db.compactRange.bind(db)
+    db.compactRange = ((start: string, end: string) => {
+      running++
+      mostAtOnce = Math.max(mostAtOnce, running)
+      return compactRange(start, end).finally(() => running--)
+    }) as typeof db.compactRange
+    await Promise.all(names.map((name) => store.compact(name)))
+    await store.close()
+    const compacting = batches.filter((keys) => keys.length > 0)
+    expect(compacting).toHaveLength(names.length)
+    for (const keys of compacting) {
+      expect(keys).toHaveLength(20)
+      expect(new Set(keys.map((key) => key.split('\u0000')[1])).size).toBe(1)
+    }
+    expect(mostAtOnce).toBe(1)
+    const reopened = await openStore(path)
+    for (const [d, name] of names.entries()) {
+      expect(await reopened.load(name)).toHaveLength(1)
+      expect(textOf(await reopened.load(name))).toBe(sources[d]!.text.toString())
+    }
+  })
+
   it('cannot open a directory another handle has open', async () => {
     const path = tempDir()
     await openStore(path)
