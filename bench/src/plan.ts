@@ -145,7 +145,7 @@ export const fullPlan: Plan = {
     httpTransport: 2,
     browser: 3,
   },
-  relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 500, measureMs: 3_000 },
+  relay: { readers: [50, 200], keystrokesPerSecond: 50, warmupMs: 3_000, measureMs: 6_000 },
   capacity: {
     keystrokesPerSecond: 5,
     startRooms: 200,
