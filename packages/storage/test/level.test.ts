@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { waitFor } from '@collab/test-support'
 import { ClassicLevel } from 'classic-level'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -357,6 +358,37 @@ describe('LevelDocStore on disk', () => {
       expect(await reopened.load(name)).toHaveLength(1)
       expect(textOf(await reopened.load(name))).toBe(sources[d]!.text.toString())
     }
+  })
+
+  it('lists a new document with its first write, then rewrites its listing entry at most once a second', async () => {
+    // The entry was rewritten with every batch: one of the two LevelDB operations of each keystroke.
+    const path = tempDir()
+    const store = await LevelDocStore.open({ path })
+    const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db
+    let listingWrites = 0
+    const batch = db.batch.bind(db)
+    db.batch = ((ops: Array<{ type: string; key: string }>, options?: unknown) => {
+      listingWrites += ops.filter((op) => op.key === infoKey('typed')).length
+      return batch(ops as never, options as never)
+    }) as typeof db.batch
+    const source = new UpdateSource()
+    await store.append('typed', source.type('a'))
+    // On disk at once: a crash now still leaves the document listed.
+    expect(await db.get(infoKey('typed'))).toBeDefined()
+    expect(listingWrites).toBe(1)
+    for (let i = 0; i < 30; i++) await store.append('typed', source.type('b'))
+    expect(listingWrites).toBe(1)
+    // The live figures are listed meanwhile.
+    expect((await store.list()).find((doc) => doc.name === 'typed')?.records).toBe(31)
+    await waitFor('the listing entry rewritten', () => listingWrites === 2, 3_000)
+    const onDisk = JSON.parse(new TextDecoder().decode(await db.get(infoKey('typed')))) as { records: number }
+    expect(onDisk.records).toBe(31)
+    // What is due when the store closes is written before it does.
+    await store.append('typed', source.type('c'))
+    await store.close()
+    expect(listingWrites).toBe(3)
+    const reopened = await withRawDb(path, async (raw) => raw.get(infoKey('typed')))
+    expect((JSON.parse(new TextDecoder().decode(reopened)) as { records: number }).records).toBe(32)
   })
 
   it('cannot open a directory another handle has open', async () => {
