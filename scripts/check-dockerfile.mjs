@@ -5,7 +5,7 @@
 //
 // Why this much and no more. The image has three stages. `build` is `npm install` and the turbo build, which
 // `npm test` has just run in this checkout. `layout` runs two commands, scripts/runtime-layout.mjs (ours) and
-// `npm install --omit=dev`, and `runtime` copies their result to /app and starts `node apps/server/dist/cli.js`
+// `npm install --omit=dev`, and `runtime` copies their result to /app and starts `node <flags> apps/server/dist/cli.js`
 // there. What breaks without anyone touching Docker lies in those two commands and that start: a file the server
 // loads at run time that the layout leaves out, a runtime import of a development dependency, a native module the
 // production install lacks. So this script runs the two commands on this checkout's build into a temporary
@@ -29,7 +29,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -46,7 +46,7 @@ export const imageLines = {
     'CMD ["node", "-e", "fetch(\'http://127.0.0.1:\' + (process.env.PORT || 1234) + \'/healthz\').then((r) => ' +
     'process.exit(r.ok ? 0 : 1), () => process.exit(1))"]',
   stopSignal: 'STOPSIGNAL SIGTERM',
-  cmd: 'CMD ["node", "apps/server/dist/cli.js"]',
+  cmd: 'CMD ["node", "--max-semi-space-size=32", "apps/server/dist/cli.js"]',
 }
 
 /** `ENV A=1 B=2` as an object (the line above has no quoted values). */
@@ -244,6 +244,12 @@ async function main() {
     }
     const versionProblem = nodeVersionProblem(dockerfile)
     if (versionProblem) fail(versionProblem)
+    // The image starts the server with the Node.js flags it is meant to run with, like `npm start`.
+    const { serverNodeFlags } = await import(pathToFileURL(join(root, 'apps/server/dist/node-flags.js')).href)
+    const cmd = JSON.parse(imageLines.cmd.slice('CMD '.length))
+    for (const nodeFlag of serverNodeFlags.filter((nodeFlag) => !cmd.includes(nodeFlag))) {
+      fail(`the CMD does not pass ${nodeFlag} (serverNodeFlags in apps/server/src/node-flags.ts)`)
+    }
     if (failed) return
     step(`${relative(root, dockerfilePath)} holds the ${Object.keys(imageLines).length} lines this check acts out`)
     step('the layout stage, run on this checkout as built:')

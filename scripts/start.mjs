@@ -19,10 +19,13 @@ if (process.env.COLLAB_SKIP_BUILD !== '1') {
     process.exit(build.status ?? 1)
   }
 }
-// Loaded after the build, which makes it: the server's own rule for repeated stop signals.
+// Loaded after the build, which makes them: the server's own rule for repeated stop signals, and the Node.js flags
+// it is meant to run with.
 const { signalVerdict } = await import(pathToFileURL(join(root, 'apps/server/dist/shutdown-signals.js')).href)
+const { serverNodeFlags } = await import(pathToFileURL(join(root, 'apps/server/dist/node-flags.js')).href)
 
-const server = spawn(process.execPath, [join(root, 'apps/server/dist/cli.js'), ...process.argv.slice(2)], {
+const cli = join(root, 'apps/server/dist/cli.js')
+const server = spawn(process.execPath, [...serverNodeFlags, cli, ...process.argv.slice(2)], {
   cwd: process.cwd(),
   env,
   stdio: 'inherit',

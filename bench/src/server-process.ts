@@ -85,7 +85,15 @@ export async function startSystem(
   options: StartOptions = {},
 ): Promise<RunningSystem> {
   const extraNodeArgs = options.nodeArgs ?? (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
-  const nodeArgs = ['--expose-gc', ...extraNodeArgs, '--import', probeUrl, spec.entry, ...spec.args(port, dataDir)]
+  const nodeArgs = [
+    '--expose-gc',
+    ...(spec.nodeFlags ?? []),
+    ...extraNodeArgs,
+    '--import',
+    probeUrl,
+    spec.entry,
+    ...spec.args(port, dataDir),
+  ]
   const [command, args] = tasksetPath
     ? [tasksetPath, ['-c', String(options.core ?? 0), process.execPath, ...nodeArgs]]
     : [process.execPath, nodeArgs]

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { serverNodeFlags } from '@collab/app-server'
 import { serverCli } from '@collab/test-support'
 import type { ClientFlavour } from './client.js'
 
@@ -18,6 +19,8 @@ export interface SystemSpec {
   client: ClientFlavour
   /** The script node runs. */
   entry: string
+  /** Node.js flags the system is shipped to run with (ours: those `npm start` and the Docker image pass). */
+  nodeFlags?: readonly string[]
   args(port: number, dataDir: string): string[]
   env(port: number, dataDir: string): Record<string, string>
   /** A line the process prints once it accepts connections. */
@@ -51,6 +54,7 @@ export const systems: Record<SystemId, SystemSpec> = {
     label: 'ours',
     client: { protocol: 'y-websocket', hello: true, handshake: true },
     entry: serverCli,
+    nodeFlags: serverNodeFlags,
     // All load comes from one address and one client sends a whole trace at once: the per-connection rate limits
     // and the per-address connection limit (which the peers do not have) would measure the limiter, not the server.
     // Raised, not removed: every message still goes through the limiter.

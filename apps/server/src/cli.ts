@@ -2,6 +2,7 @@
 import { pino } from 'pino'
 import { helpText, loadConfig } from './config.js'
 import { startServer } from './main.js'
+import { missingNodeFlags, serverNodeFlags } from './node-flags.js'
 import { signalVerdict } from './shutdown-signals.js'
 
 const result = loadConfig(process.argv.slice(2), process.env)
@@ -36,6 +37,13 @@ try {
 logger.info({ dataDir: config.dataDir, url: server.url }, `listening on ${server.url}`)
 // Print it even when the log level hides info lines.
 if (!logger.isLevelEnabled('info')) console.log(`listening on ${server.url}`)
+const missingFlags = missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS)
+if (missingFlags.length > 0) {
+  logger.info(
+    { missing: missingFlags, recommended: serverNodeFlags },
+    `started without ${missingFlags.join(' ')}: more garbage-collection work under load (docs/OPERATIONS.md)`,
+  )
+}
 
 // One shutdown however it is asked for: a signal to the process group arrives here more than once.
 let firstSignalAt: number | null = null

@@ -134,6 +134,8 @@ describe('collab-server CLI', () => {
     cli.child.kill('SIGTERM')
     expect(await cli.exited).toBe(0)
     expect(cli.stdout()).toMatch(/"msg":"stopped"/)
+    // Started as `node dist/cli.js`, without the flags `npm start` and the image pass: it says so.
+    expect(cli.stdout()).toMatch(/started without --max-semi-space-size=32/)
 
     const restarted = await startCli(['--port', '0', '--data', dataDir, '--log-level', 'warn'])
     const reader = connectStock(restarted.url, 'cli-doc')

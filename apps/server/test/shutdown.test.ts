@@ -119,6 +119,9 @@ describe('stop signals', () => {
     reader.destroy()
     const lines = npm.output()
     expect(lines).toMatch(/"msg":"shutting down"/)
+    // `npm start` runs the server with its Node.js flags (apps/server/src/node-flags.ts).
+    expect(lines).toMatch(/"msg":"listening on/)
+    expect(lines).not.toMatch(/started without/)
     expect(lines).not.toMatch(/exiting without waiting/)
     expect(lines).toMatch(/"msg":"stopped"/)
 
