@@ -38,7 +38,7 @@ import { runIdleMemory } from './workloads/idle-memory.js'
 import { durabilityMethod, runIngest } from './workloads/ingest.js'
 import { runOtEcho, runOtPushes } from './workloads/ot.js'
 import { runStorm } from './workloads/reconnect-storm.js'
-import { runRecovery } from './workloads/recovery.js'
+import { runRecovery, settledAfterMs } from './workloads/recovery.js'
 import { runRelay } from './workloads/relay.js'
 import { coldLoadSizes, runColdLoadBySize, runScaling } from './workloads/scaling.js'
 
@@ -662,7 +662,7 @@ try {
           if (!r) continue
           const p = (x: { p50Ms: number; p99Ms: number }) => `${x.p50Ms.toFixed(1)}/${x.p99Ms.toFixed(1)}`
           log(
-            `  round ${round} ${id}: p50/p99 ms before ${p(r.baseline)}, overload (${r.overload.keystrokesPerSecond.toLocaleString('en-US')} keystrokes/s, server CPU ${pct(r.overload.serverCpu)}) ${p(r.overload)}, after: ${r.after.map((b) => `${(b.fromMs / 1000).toFixed(1)} s ${p(b)}`).join(', ')}; ${r.recoveredMs === null ? 'not back' : `back within ${r.boundMs.toFixed(1)} ms after ${(r.recoveredMs / 1000).toFixed(1)} s`}`,
+            `  round ${round} ${id}: p50/p99 ms before ${p(r.baseline)}, overload (${r.overload.keystrokesPerSecond.toLocaleString('en-US')} keystrokes/s, server CPU ${pct(r.overload.serverCpu)}) ${p(r.overload)}, after: ${r.after.map((b) => `${(b.fromMs / 1000).toFixed(1)} s ${p(b)}`).join(', ')}; from ${settledAfterMs / 1000} s on ${p(r.settled)}; ${r.recoveredMs === null ? 'not back' : `p99 back within ${r.boundMs.toFixed(1)} ms from ${(r.recoveredMs / 1000).toFixed(1)} s on`}`,
           )
         }
       }
