@@ -358,7 +358,8 @@ export class LevelDocStore implements DocStore {
     }
     this.reclaimTimer = setTimeout(() => {
       this.reclaimTimer = null
-      this.reclaimNext()
+      // Timers follow the event loop's cached clock and can fire a little early: checked again.
+      this.scheduleReclaim()
     }, waitMs)
     this.reclaimTimer.unref()
   }
