@@ -364,9 +364,10 @@ export class LevelDocStore implements DocStore {
     this.reclaimTimer.unref()
   }
 
+  /** Starts the first waiting reclaim ({@link scheduleReclaim} decides when). */
   private reclaimNext(): void {
     const next = this.toReclaim.entries().next()
-    if (next.done || this.closing) return
+    if (next.done) return
     const [name, upTo] = next.value
     this.toReclaim.delete(name)
     const started = performance.now()

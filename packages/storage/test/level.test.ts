@@ -50,6 +50,21 @@ async function rawRecords(db: ClassicLevel<string, Uint8Array>, name: string): P
   return records
 }
 
+/**
+ * A store on disk with `count` documents named `<prefix>-<n>`, each given 20 records: record `i` inserts
+ * `chunk(i)` at the start. Returns its LevelDB handle too, for tests that watch what reaches it.
+ */
+async function typedDocuments(prefix: string, count: number, chunk: (i: number) => string) {
+  const path = tempDir()
+  const store = await LevelDocStore.open({ path })
+  const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db
+  const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`)
+  const sources = names.map(() => new UpdateSource())
+  for (let i = 0; i < 20; i++)
+    await Promise.all(names.map((name, d) => store.append(name, sources[d]!.insert(0, chunk(i)))))
+  return { path, store, db, names, sources }
+}
+
 describe('LevelDocStore on disk', () => {
   const open: LevelDocStore[] = []
   const sources: UpdateSource[] = []
@@ -324,13 +339,7 @@ describe('LevelDocStore on disk', () => {
     // Hundreds of rooms reach the threshold in the same second after a burst of typing; their deletions in one batch
     // held the event loop for as long as LevelDB took to prepare it (1-3 us per operation, on the main thread). And
     // a compactRange for each of them (a memtable flush and a level-0 compaction apiece) kept the core busy for 30 s.
-    const path = tempDir()
-    const store = await LevelDocStore.open({ path })
-    const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db
-    const names = Array.from({ length: 8 }, (_, i) => `doc-${i}`)
-    const sources = names.map(() => new UpdateSource())
-    for (let i = 0; i < 20; i++)
-      await Promise.all(names.map((name, d) => store.append(name, sources[d]!.insert(0, `${i % 10}`))))
+    const { path, store, db, names, sources } = await typedDocuments('doc', 8, (i) => `${i % 10}`)
     const batches: string[][] = []
     const batch = db.batch.bind(db)
     db.batch = ((ops: Array<{ type: string; key: string }>, options?: unknown) => {
@@ -360,14 +369,8 @@ describe('LevelDocStore on disk', () => {
   })
 
   it('asks LevelDB for the space of documents that merged away a megabyte, one range at a time and spaced out', async () => {
-    const path = tempDir()
-    const store = await LevelDocStore.open({ path })
-    const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db
-    const names = Array.from({ length: 4 }, (_, i) => `big-${i}`)
-    const sources = names.map(() => new UpdateSource())
     // 20 records of 60 KB each: 1.2 MB merged away by one compaction.
-    for (let i = 0; i < 20; i++)
-      await Promise.all(names.map((name, d) => store.append(name, sources[d]!.insert(0, `${i % 10}`.repeat(60_000)))))
+    const { path, store, db, names, sources } = await typedDocuments('big', 4, (i) => `${i % 10}`.repeat(60_000))
     const calls: Array<{ start: string; began: number; ended: number }> = []
     let running = 0
     let mostAtOnce = 0
