@@ -38,3 +38,21 @@ test('reload keeps the content', async ({ openDoc }) => {
   await a.expectText('kept across reloads')
   await expect(a.editor).toHaveText('kept across reloads')
 })
+
+test('the caret stops blinking while the system asks for reduced motion, and blinks again after', async ({
+  openDoc,
+}) => {
+  const a = await openDoc('steady-caret')
+  await a.typeAtEnd('x')
+  const layer = a.page.locator('[data-testid=editor] .cm-cursorLayer')
+  // CodeMirror names the animation inline and swaps cm-blink and cm-blink2 on every selection change.
+  await expect(layer).toHaveCSS('animation-name', /^cm-blink2?$/)
+  await a.page.emulateMedia({ reducedMotion: 'reduce' })
+  await expect(layer).toHaveCSS('animation-name', 'none')
+  await a.typeAtEnd('y')
+  await expect(layer).toHaveCSS('animation-name', 'none')
+  await expect(layer).toHaveCSS('opacity', '1')
+  await expect(layer.locator('.cm-cursor-primary')).toBeVisible()
+  await a.page.emulateMedia({ reducedMotion: 'no-preference' })
+  await expect(layer).toHaveCSS('animation-name', /^cm-blink2?$/)
+})

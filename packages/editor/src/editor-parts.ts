@@ -83,6 +83,18 @@ export interface OtCollabEditor extends CollabEditorBase {
 export type CollabEditor = YjsCollabEditor | OtCollabEditor
 
 /**
+ * No blinking cursor for people who ask their system for less motion (`prefers-reduced-motion: reduce`): the caret
+ * stays drawn. CodeMirror animates its cursor layer and sets the animation's name inline on every selection change,
+ * so only an `!important` rule outranks it. A blinking caret also keeps the browser drawing a frame twice a second
+ * in every open tab that has focus, which the steady one does not.
+ */
+export const steadyCursorForReducedMotion: Extension = EditorView.baseTheme({
+  '@media (prefers-reduced-motion: reduce)': {
+    '.cm-cursorLayer': { animation: 'none !important' },
+  },
+})
+
+/**
  * The editor with the built-in extensions, the sync's and the host's. Host extensions that this copy of
  * @codemirror/state does not recognise are left out, and the problem is returned instead of thrown: the caller
  * refuses to connect, so the page shows an error rather than a blank space.
@@ -99,6 +111,7 @@ export function buildView(
     setup,
     EditorView.lineWrapping,
     calmTheme,
+    steadyCursorForReducedMotion,
     ...syncExtensions,
     EditorView.contentAttributes.of({ 'aria-label': `Document ${docName}` }),
   ]
