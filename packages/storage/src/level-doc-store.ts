@@ -198,7 +198,12 @@ export class LevelDocStore implements DocStore {
     const updates: Uint8Array[] = []
     const stats = emptyStats()
     let lastSeq = 0
-    for await (const [key, value] of this.db.iterator(recordRange(name))) {
+    // Each round trip to LevelDB waits for a turn of the event loop, which takes long on a busy server: the records
+    // come in one `all()` (a `for await` costs a second trip to learn the range ended), and the listing figure of a
+    // document not known yet is read beside them rather than after.
+    const updatedAtRead = this.docs.has(name) ? null : this.readUpdatedAt(name)
+    const [entries, updatedAtFound] = await Promise.all([this.db.iterator(recordRange(name)).all(), updatedAtRead])
+    for (const [key, value] of entries) {
       const record = decodeRecord(value)
       if (!record.ok) throw new DocumentUnreadableError(name, `record ${seqOfKey(key)}: ${record.error}`)
       keys.push(key)
@@ -212,7 +217,7 @@ export class LevelDocStore implements DocStore {
     }
     let doc = this.docs.get(name)
     if (!doc) {
-      const updatedAt = await this.readUpdatedAt(name)
+      const updatedAt = updatedAtFound ?? (await this.readUpdatedAt(name))
       // An append may have read the document's figures meanwhile; those also count what it appended since.
       doc = this.docs.get(name) ?? newDocState(lastSeq + 1, { ...stats, updatedAt })
       this.docs.set(name, doc)
@@ -257,7 +262,7 @@ export class LevelDocStore implements DocStore {
     const base = sidePrefix(name)
     const start = base + prefix
     const found: Array<[string, Uint8Array]> = []
-    for await (const [key, value] of this.db.iterator({ gte: start, lt: `${start}\uffff` })) {
+    for (const [key, value] of await this.db.iterator({ gte: start, lt: `${start}\uffff` }).all()) {
       found.push([key.slice(base.length), value])
     }
     return found
