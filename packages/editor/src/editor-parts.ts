@@ -88,7 +88,7 @@ export type CollabEditor = YjsCollabEditor | OtCollabEditor
  * so only an `!important` rule outranks it. A blinking caret also keeps the browser drawing a frame twice a second
  * in every open tab that has focus, which the steady one does not.
  */
-export const steadyCursorForReducedMotion: Extension = EditorView.baseTheme({
+const steadyCursorForReducedMotion: Extension = EditorView.baseTheme({
   '@media (prefers-reduced-motion: reduce)': {
     '.cm-cursorLayer': { animation: 'none !important' },
   },

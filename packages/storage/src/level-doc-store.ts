@@ -261,11 +261,8 @@ export class LevelDocStore implements DocStore {
     await this.settled()
     const base = sidePrefix(name)
     const start = base + prefix
-    const found: Array<[string, Uint8Array]> = []
-    for (const [key, value] of await this.db.iterator({ gte: start, lt: `${start}\uffff` }).all()) {
-      found.push([key.slice(base.length), value])
-    }
-    return found
+    const entries = await this.db.iterator({ gte: start, lt: `${start}\uffff` }).all()
+    return entries.map(([key, value]) => [key.slice(base.length), value])
   }
 
   async writeSide(name: string, writes: readonly SideWrite[]): Promise<void> {
