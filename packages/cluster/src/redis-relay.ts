@@ -57,6 +57,19 @@ interface DocStream {
   unsent: Uint8Array[]
   unsentBytes: number
   nextResyncAt: number
+  /**
+   * The other instances that have this document loaded, as far as this one knows: its updates and presence are
+   * published only while there is one (or an instance of an older version is alive). Learnt from their entries
+   * about it (a Query when they load it, a Here in answer to this instance's Query, any update or presence), and
+   * forgotten when they say Left, say goodbye or are declared gone.
+   */
+  others: Set<string>
+  /**
+   * An update was stored here but not published, as no other instance had the document loaded. The next instance
+   * found to have it is asked to reload it from the store (where that update is), since it may have loaded the
+   * document before the update was stored.
+   */
+  unpublished: boolean
 }
 
 /** What a document entry says, before the relay names its writer and document. */
@@ -72,6 +85,8 @@ const maxUnsentBytes = 8 << 20
 const streamTtlMs = 60 * 60_000
 /** How often a stream written to has its expiry pushed back. */
 const streamTtlRefreshMs = 60_000
+/** Instances declared gone that are remembered, so that one heard from again is recognised as back. */
+const maxRememberedGone = 1_024
 
 /**
  * The relay between server instances on Redis Streams: the documents are spread over a fixed number of streams
@@ -89,6 +104,14 @@ export class RedisDocRelay implements DocRelay {
   private readonly membership: PartitionMembership<DocStream>
   private readonly liveness: InstanceLiveness
   private heartbeatPosition = '0-0'
+  /**
+   * Alive instances of an older version, whose heartbeats do not say they publish by interest: they expect every
+   * update of the documents they have loaded, and do not answer a Query with Here, so while one is alive every
+   * update is published.
+   */
+  private readonly legacy = new Set<string>()
+  /** Instances declared gone (most recent last), to tell one that comes back from a new one. */
+  private readonly declaredGone = new Set<string>()
   /** Aborted by {@link close}: nothing is published after it, and the read loop stops waiting for Redis. */
   private readonly closing = new AbortController()
   private readLoop: Promise<void> = Promise.resolve()
@@ -193,6 +216,8 @@ export class RedisDocRelay implements DocRelay {
       unsent: [],
       unsentBytes: 0,
       nextResyncAt: this.nextResyncAt(),
+      others: new Set(),
+      unpublished: false,
     }))
     const member: Member = { peer, heardFrom: new Set() }
     joined.members.add(member)
@@ -214,7 +239,10 @@ export class RedisDocRelay implements DocRelay {
         left = true
         joined.members.delete(member)
         // Unsent updates of a document nobody here has open any more are in the store (they were stored first).
-        if (joined.members.size === 0) this.membership.unload(docName, joined)
+        if (joined.members.size > 0) return
+        this.membership.unload(docName, joined)
+        // The others stop publishing it for this instance (one that misses this only publishes needlessly).
+        this.publish(joined, { kind: EntryKind.Left })
       },
     }
   }
@@ -245,6 +273,12 @@ export class RedisDocRelay implements DocRelay {
 
   private publish(stream: DocStream, body: DocEntryBody): void {
     if (this.closed) return
+    if ((body.kind === EntryKind.Update || body.kind === EntryKind.Awareness) && !this.hasAudience(stream)) {
+      // Nobody else has the document: nothing to send. Whoever loads it next reads the update from the store, or
+      // is asked to (see DocStream.unpublished); presence is sent to an instance when it is found.
+      if (body.kind === EntryKind.Update) stream.unpublished = true
+      return
+    }
     const failed = (err: unknown) => {
       if (body.kind === EntryKind.Update) this.keepUnsent(stream, body.data)
       this.publishFailed(err)
@@ -281,9 +315,14 @@ export class RedisDocRelay implements DocRelay {
     this.logger.debug({ err: errorMessage(err) }, 'relay: publish failed')
   }
 
+  /** Whether another instance may want the updates of `stream`. */
+  private hasAudience(stream: DocStream): boolean {
+    return stream.others.size > 0 || this.legacy.size > 0
+  }
+
   private heartbeat(): void {
     if (this.closed || this.writer.status !== 'ready') return
-    const entry: StreamEntry = { kind: EntryKind.Heartbeat, from: this.instanceId }
+    const entry: StreamEntry = { kind: EntryKind.Heartbeat, from: this.instanceId, byInterest: true }
     this.append(this.heartbeatKey, entry).catch((err: unknown) => this.publishFailed(err))
   }
 
@@ -353,8 +392,72 @@ export class RedisDocRelay implements DocRelay {
       if (decoded.ok && decoded.entry.kind === EntryKind.Bye) {
         this.liveness.forget(from)
         this.instanceGone(from, false)
-      } else this.liveness.seen(from, now)
+        continue
+      }
+      this.seen(from, now)
+      if (decoded.ok && decoded.entry.kind === EntryKind.Heartbeat) {
+        if (decoded.entry.byInterest) this.legacy.delete(from)
+        else if (!this.legacy.has(from)) this.legacyFound(from)
+      }
     }
+  }
+
+  /** Instance `from` wrote something: it is alive, and if it had been declared gone, it is back. */
+  private seen(from: string, now: number): void {
+    this.liveness.seen(from, now)
+    if (this.declaredGone.delete(from)) this.instanceBack(from)
+  }
+
+  /**
+   * An instance declared gone was heard from again (its event loop or its connection stalled for longer than the
+   * deadline): this instance stopped publishing for it meanwhile, so it asks again who has each of its documents.
+   * Each instance that has one answers Here, which sends it a Resync if an update was left unpublished.
+   */
+  private instanceBack(id: string): void {
+    this.logger.info({ instance: id }, 'relay: an instance declared gone is back')
+    for (const stream of this.membership.documents()) this.publish(stream, { kind: EntryKind.Query })
+  }
+
+  /** An instance of an older version (see {@link legacy}): it is sent everything from now on, and what it missed. */
+  private legacyFound(id: string): void {
+    this.legacy.add(id)
+    this.logger.info(
+      { instance: id },
+      'relay: an instance of an older version publishes every update; so does this one',
+    )
+    for (const stream of this.membership.documents()) {
+      if (!stream.unpublished) continue
+      stream.unpublished = false
+      this.publish(stream, { kind: EntryKind.Resync })
+    }
+  }
+
+  /**
+   * Instance `from` has `stream`'s document loaded (it wrote an entry about it). If that is news: anything stored
+   * here and not published is asked to be read from the store, and unless `quiet`, this instance's clients are
+   * introduced to it (their presence went nowhere so far).
+   */
+  private loadedElsewhere(stream: DocStream, from: string, quiet: boolean): void {
+    if (stream.others.has(from)) return
+    stream.others.add(from)
+    if (stream.unpublished) {
+      stream.unpublished = false
+      this.publish(stream, { kind: EntryKind.Resync })
+    }
+    if (quiet) return
+    for (const member of stream.members) this.introduce(stream, member)
+  }
+
+  /** Publishes the presence of `member`'s clients, if any. */
+  private introduce(stream: DocStream, member: Member): void {
+    let present: Uint8Array | null
+    try {
+      present = member.peer.localAwareness()
+    } catch (err) {
+      this.logger.error({ doc: stream.docName, err: errorMessage(err) }, 'relay: a room failed')
+      return
+    }
+    if (present) this.publish(stream, { kind: EntryKind.Awareness, data: present })
   }
 
   private async onPartitionEntries(partition: Partition<DocStream>, entries: Array<[Buffer, Buffer[]]>): Promise<void> {
@@ -366,11 +469,19 @@ export class RedisDocRelay implements DocRelay {
       const { from, doc } = decoded
       if (!from || from === this.instanceId) continue
       // Even an entry this version cannot use says its writer is alive.
-      this.liveness.seen(from, now)
+      this.seen(from, now)
       const stream = doc === null ? undefined : partition.docs.get(doc)
       if (!stream) continue
       const entry = decoded.ok && 'doc' in decoded.entry ? decoded.entry : null
       if (!decoded.ok) this.logger.warn({ doc, from, error: decoded.error }, 'relay: unusable entry ignored')
+      if (entry?.kind === EntryKind.Left) {
+        stream.others.delete(from)
+        continue
+      }
+      // Every other entry about a document but a deletion comes from an instance that has it loaded.
+      if (entry && entry.kind !== EntryKind.Deleted) this.loadedElsewhere(stream, from, entry.kind === EntryKind.Query)
+      // It has just loaded the document: it learns that this instance has it too, whoever is connected here.
+      if (entry?.kind === EntryKind.Query) this.publish(stream, { kind: EntryKind.Here })
       for (const member of stream.members) {
         member.heardFrom.add(from)
         if (entry) this.deliver(stream, member, entry)
@@ -380,6 +491,8 @@ export class RedisDocRelay implements DocRelay {
     if (entries.length === readCount && before !== null && (await this.trimmedSince(partition.key, before))) {
       for (const stream of partition.docs.values()) {
         this.resyncMembers(stream, 'the stream was trimmed before this instance read it')
+        // Which instances loaded or left its documents meanwhile may be among what was trimmed: ask again.
+        this.publish(stream, { kind: EntryKind.Query })
       }
     }
   }
@@ -394,11 +507,13 @@ export class RedisDocRelay implements DocRelay {
         case EntryKind.Awareness:
           peer.awareness(entry.from, entry.data)
           return
-        case EntryKind.Query: {
-          const present = peer.localAwareness()
-          if (present) this.publish(stream, { kind: EntryKind.Awareness, data: present })
+        case EntryKind.Query:
+          this.introduce(stream, member)
           return
-        }
+        case EntryKind.Here:
+        case EntryKind.Left:
+          // About the instance, not the room: see onPartitionEntries.
+          return
         case EntryKind.Resync:
           peer.resync(`asked by ${entry.from}`)
           return
@@ -429,6 +544,10 @@ export class RedisDocRelay implements DocRelay {
   private sweep(): void {
     for (const id of this.liveness.collectGone()) {
       this.logger.warn({ instance: id }, 'relay: instance stopped answering; removing its clients')
+      this.declaredGone.add(id)
+      if (this.declaredGone.size > maxRememberedGone) {
+        this.declaredGone.delete(this.declaredGone.values().next().value as string)
+      }
       this.instanceGone(id, true)
     }
     const now = Date.now()
@@ -446,7 +565,9 @@ export class RedisDocRelay implements DocRelay {
   }
 
   private instanceGone(id: string, died: boolean): void {
+    this.legacy.delete(id)
     for (const stream of this.membership.documents()) {
+      stream.others.delete(id)
       for (const member of stream.members) {
         if (!member.heardFrom.delete(id)) continue
         try {

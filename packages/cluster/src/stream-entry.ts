@@ -11,13 +11,20 @@ export const EntryKind = {
   Update: 'u',
   /** An awareness update of the writer's clients. */
   Awareness: 'a',
-  /** "Tell me who is connected to you": answered with an Awareness entry. */
+  /**
+   * "I have this document loaded now; tell me who is connected to you": answered with a Here entry and an Awareness
+   * entry.
+   */
   Query: 'q',
+  /** "I have this document loaded too": the answer to a Query. Publish its updates, I am listening. */
+  Here: 'i',
+  /** "I no longer have this document loaded": stop publishing its updates for me. */
+  Left: 'l',
   /** "Reload this document from the store": sent after the writer lost its connection. */
   Resync: 'r',
   /** The document was deleted. */
   Deleted: 'x',
-  /** "I am alive", every few seconds. */
+  /** "I am alive", every few seconds; `g` says the writer publishes only documents another instance has loaded. */
   Heartbeat: 'h',
   /** "I am shutting down": the others remove the writer's clients at once. */
   Bye: 'b',
@@ -34,7 +41,12 @@ export interface DocDataEntry {
 
 /** An entry about one document that says everything with its kind. */
 export interface DocSignalEntry {
-  kind: typeof EntryKind.Query | typeof EntryKind.Resync | typeof EntryKind.Deleted
+  kind:
+    | typeof EntryKind.Query
+    | typeof EntryKind.Here
+    | typeof EntryKind.Left
+    | typeof EntryKind.Resync
+    | typeof EntryKind.Deleted
   from: string
   doc: string
 }
@@ -43,6 +55,12 @@ export interface DocSignalEntry {
 export interface InstanceEntry {
   kind: typeof EntryKind.Heartbeat | typeof EntryKind.Bye
   from: string
+  /**
+   * In a heartbeat (field `g`): the writer publishes a document's updates and presence only while it knows another
+   * instance has that document loaded (Query, Here and Left entries tell it). An instance of an older version says
+   * nothing; it must be sent everything, as it expects.
+   */
+  byInterest?: true
 }
 
 /** An entry about one document, on its partition's stream. */
@@ -66,6 +84,7 @@ export type EntryDecodeResult = {
 export function encodeEntry(entry: StreamEntry): Array<string | Buffer> {
   const fields: Array<string | Buffer> = ['f', entry.from, 't', entry.kind]
   if ('doc' in entry) fields.push('n', entry.doc)
+  if ('byInterest' in entry && entry.byInterest) fields.push('g', '1')
   if ('data' in entry) {
     // ioredis sends only a Buffer as bytes (any other object becomes a string); this one is a view, not a copy.
     fields.push('d', Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength))
@@ -84,6 +103,7 @@ export function decodeEntry(fields: readonly Buffer[]): EntryDecodeResult {
   let kind: string | null = null
   let doc: string | null = null
   let data: Buffer | null = null
+  let byInterest = false
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i]!.toString()
     const value = fields[i + 1]!
@@ -91,6 +111,7 @@ export function decodeEntry(fields: readonly Buffer[]): EntryDecodeResult {
     else if (name === 't') kind = value.toString()
     else if (name === 'n') doc = value.toString()
     else if (name === 'd') data = value
+    else if (name === 'g') byInterest = true
   }
   const failed = (error: string): EntryDecodeResult => ({ ok: false, error, from: from || null, doc })
   if (fields.length % 2 !== 0) return failed(`${fields.length} fields, not name and value pairs`)
@@ -102,13 +123,16 @@ export function decodeEntry(fields: readonly Buffer[]): EntryDecodeResult {
       if (data === null) return failed(`${kind} entry without data (d)`)
       return { ok: true, from, doc, entry: { kind, from, doc, data } }
     case EntryKind.Query:
+    case EntryKind.Here:
+    case EntryKind.Left:
     case EntryKind.Resync:
     case EntryKind.Deleted:
       if (doc === null) return failed(`${kind} entry without a document (n)`)
       return { ok: true, from, doc, entry: { kind, from, doc } }
     case EntryKind.Heartbeat:
-    case EntryKind.Bye:
       // About its writer, not a document, whatever else it carries.
+      return { ok: true, from, doc: null, entry: byInterest ? { kind, from, byInterest: true } : { kind, from } }
+    case EntryKind.Bye:
       return { ok: true, from, doc: null, entry: { kind, from } }
     case null:
       return failed('no kind (t)')

@@ -26,6 +26,14 @@ describe('stream entry format', () => {
     ])
     expect(encodeEntry({ kind: EntryKind.Query, from: 'a', doc: 'notes' })).toEqual(['f', 'a', 't', 'q', 'n', 'notes'])
     expect(encodeEntry({ kind: EntryKind.Heartbeat, from: 'a' })).toEqual(['f', 'a', 't', 'h'])
+    expect(encodeEntry({ kind: EntryKind.Heartbeat, from: 'a', byInterest: true })).toEqual([
+      'f',
+      'a',
+      't',
+      'h',
+      'g',
+      '1',
+    ])
   })
 
   it('keeps the letters of every kind', () => {
@@ -34,6 +42,8 @@ describe('stream entry format', () => {
       Update: 'u',
       Awareness: 'a',
       Query: 'q',
+      Here: 'i',
+      Left: 'l',
       Resync: 'r',
       Deleted: 'x',
       Heartbeat: 'h',
@@ -54,9 +64,12 @@ describe('stream entry format', () => {
       { kind: EntryKind.Update, from: 'a', doc: 'notes', data: new Uint8Array([1, 2]) },
       { kind: EntryKind.Awareness, from: 'a', doc: 'notes', data: new Uint8Array([3]) },
       { kind: EntryKind.Query, from: 'b', doc: 'notes' },
+      { kind: EntryKind.Here, from: 'b', doc: 'notes' },
+      { kind: EntryKind.Left, from: 'b', doc: 'notes' },
       { kind: EntryKind.Resync, from: 'b', doc: 'ünïcode/名前' },
       { kind: EntryKind.Deleted, from: 'c', doc: 'notes' },
       { kind: EntryKind.Heartbeat, from: 'host:1:abc' },
+      { kind: EntryKind.Heartbeat, from: 'host:1:abc', byInterest: true },
       { kind: EntryKind.Bye, from: 'host:1:abc' },
     ]
     for (const entry of entries) {
